@@ -1,0 +1,57 @@
+// Entry point: wires the server-rendered pages (see the DOM contract in the
+// templates) to their behaviour. Loaded as <script type="module">, so the DOM
+// is parsed by the time this runs.
+
+import '@xterm/xterm/css/xterm.css';
+import './app.css';
+
+import { initCheckButtons } from './check';
+import { initExecBlocks } from './exec';
+import { TerminalSession } from './terminal';
+import type { Terminal } from '@xterm/xterm';
+
+declare global {
+  interface Window {
+    // Handle for end-to-end tests (they read term.buffer.active).
+    handson?: { term: Terminal; send(text: string): boolean };
+  }
+}
+
+function initLabPage(): void {
+  initCheckButtons();
+
+  const container = document.getElementById('terminal');
+  if (!container?.dataset.ws) return;
+  const status = document.querySelector<HTMLElement>('.terminal-status');
+  const session = new TerminalSession(container, status);
+
+  initExecBlocks((text) => {
+    const sent = session.send(text);
+    session.focus();
+    return sent;
+  });
+
+  window.handson = { term: session.term, send: (text) => session.send(text) };
+}
+
+function initLoginPage(): void {
+  const user = document.querySelector<HTMLInputElement>('main.login input[name="username"]');
+  if (user && !user.value && document.activeElement === document.body) user.focus();
+}
+
+function main(): void {
+  switch (document.body.dataset.page) {
+    case 'lab':
+      initLabPage();
+      break;
+    case 'login':
+      initLoginPage();
+      break;
+  }
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', main, { once: true });
+} else {
+  main();
+}

@@ -1,0 +1,79 @@
+// "Check" buttons: ask the server to grade a step and show the verdict.
+
+interface CheckResponse {
+  passed: boolean;
+  message?: string;
+  output?: string;
+  exitCode?: number;
+}
+
+export function initCheckButtons(root: ParentNode = document): void {
+  root.querySelectorAll<HTMLButtonElement>('button.check-button[data-url]').forEach((button) => {
+    button.addEventListener('click', () => void runCheck(button));
+  });
+}
+
+async function runCheck(button: HTMLButtonElement): Promise<void> {
+  const section = button.closest<HTMLElement>('section.step');
+  const result = button.closest('.check')?.querySelector<HTMLElement>('.check-result') ?? null;
+  const url = button.dataset.url;
+  if (!url || button.disabled) return;
+
+  button.disabled = true;
+  section?.setAttribute('aria-busy', 'true');
+  show(result, 'checking', 'Checking…');
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    const body = await readJSON(res);
+    if (!res.ok) {
+      const err = typeof body?.error === 'string' && body.error ? body.error : `${res.status} ${res.statusText}`.trim();
+      show(result, 'error', `Check failed: ${err}`);
+      return;
+    }
+    if (!body || typeof body.passed !== 'boolean') {
+      show(result, 'error', 'Check failed: unexpected response from server');
+      return;
+    }
+    const r = body as unknown as CheckResponse;
+    if (section) section.dataset.status = r.passed ? 'passed' : 'failed';
+    show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? 'Passed' : 'Not yet'), r.output);
+  } catch (e) {
+    // fetch only rejects when the server couldn't be reached at all.
+    const why = e instanceof Error ? e.message : String(e);
+    show(result, 'error', `Check failed: could not reach the server (${why})`);
+  } finally {
+    button.disabled = false;
+    section?.removeAttribute('aria-busy');
+  }
+}
+
+// Non-JSON bodies (proxy error pages, empty 502s) yield null, not a throw.
+async function readJSON(res: Response): Promise<Record<string, unknown> | null> {
+  try {
+    const v: unknown = await res.json();
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+// The checker's output goes in a collapsed <details> so the verdict stays readable.
+function show(el: HTMLElement | null, kind: string, message: string, output?: string): void {
+  if (!el) return;
+  el.dataset.result = kind;
+  el.textContent = message;
+  if (output && output.trim()) {
+    const details = document.createElement('details');
+    details.className = 'check-output';
+    const summary = document.createElement('summary');
+    summary.textContent = 'Output';
+    const pre = document.createElement('pre');
+    pre.textContent = output;
+    details.append(summary, pre);
+    el.append(details);
+  }
+}

@@ -1,0 +1,46 @@
+// Package auth hashes passwords and makes session tokens.
+package auth
+
+import (
+	"crypto/rand"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"handson/internal/apperr"
+)
+
+// MinPasswordLength keeps trivially guessable passwords out.
+const MinPasswordLength = 8
+
+// HashPassword returns a bcrypt hash of password.
+func HashPassword(password string) (string, error) {
+	if len(password) < MinPasswordLength {
+		return "", apperr.Errorf(apperr.Invalid, "A password needs at least %d characters.", MinPasswordLength)
+	}
+	if len(password) > 72 { // bcrypt ignores the rest; refuse rather than truncate silently
+		return "", apperr.Errorf(apperr.Invalid, "A password may have at most 72 bytes.")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	return string(h), err
+}
+
+// CheckPassword reports whether password matches hash.
+func CheckPassword(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}
+
+// dummyHash is compared against when a user does not exist, so that a login
+// for an unknown user takes as long as one with a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("handson-no-such-user"), bcrypt.DefaultCost)
+
+// CheckNoUser spends the time a password check would take.
+func CheckNoUser(password string) {
+	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+}
+
+// NewToken returns a random session token (about 130 bits).
+func NewToken() string { return rand.Text() }
+
+// NewPassword returns a random password for a new account.
+func NewPassword() string { return strings.ToLower(rand.Text()) }

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"handson/content"
+	"handson/internal/auth"
+	"handson/internal/config"
+	"handson/internal/grading"
+	"handson/internal/sandbox"
+	"handson/internal/sandbox/docker"
+	"handson/internal/store"
+	"handson/labs"
+	"handson/server"
+)
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg := config.Default()
+	fl := flag.NewFlagSet("handson serve", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	cfg.Flags(fl)
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "handson serve:", err)
+		return 2
+	}
+	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "handson serve:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runServer(ctx, cfg, log, stdout); err != nil {
+		log.Error("handson serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runServer starts everything and blocks until ctx ends.
+func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	course, err := loadCourse(cfg.LabsDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "handson.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	engine, err := docker.New(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	if err := engine.CheckImage(ctx, cfg.Image); err != nil {
+		return err
+	}
+
+	srv := &server.Server{
+		Store:         db,
+		Course:        course,
+		Engine:        engine,
+		Grader:        &grading.Grader{Engine: engine, Timeout: cfg.CheckTimeout},
+		Log:           log,
+		SecureCookies: cfg.SecureCookies,
+		Sandbox: sandbox.Spec{Image: cfg.Image, Limits: sandbox.Limits{
+			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids,
+		}},
+	}
+	if err := srv.Open(cfg.Addr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "handson is serving %d labs at %s\n", len(course.Labs()), srv.URL())
+	if err := firstAdmin(ctx, db, cfg.DataDir, stdout); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Close(shutdown)
+}
+
+func loadCourse(dir string) (*content.Course, error) {
+	var fsys fs.FS = labs.Course
+	if dir != "" {
+		fsys = os.DirFS(dir)
+	}
+	course, err := content.Load(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("labs have problems (see `handson lab lint`):\n%w", err)
+	}
+	if len(course.Labs()) == 0 {
+		return nil, errors.New("no labs found (each lab is a folder with a lab.md)")
+	}
+	return course, nil
+}
+
+// firstAdmin creates the admin account on an empty database. Its password
+// comes from HANDSON_ADMIN_PASSWORD or is made up, and is kept in the data
+// directory so the operator can find it again.
+func firstAdmin(ctx context.Context, db *store.DB, dataDir string, stdout io.Writer) error {
+	pwFile := filepath.Join(dataDir, "initial-admin-password")
+	n, err := db.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if _, err := os.Stat(pwFile); err == nil {
+			fmt.Fprintf(stdout, "Log in as admin; the first password is in %s\n", pwFile)
+		}
+		return nil
+	}
+	password := os.Getenv("HANDSON_ADMIN_PASSWORD")
+	if password == "" {
+		password = auth.NewPassword()
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("HANDSON_ADMIN_PASSWORD: %w", err)
+	}
+	if err := db.CreateUser(ctx, &store.User{Username: "admin", DisplayName: "Administrator", PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
+		return err
+	}
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "First admin created — username: admin  password: %s  (also in %s)\n", password, pwFile)
+	return nil
+}

@@ -1,0 +1,93 @@
+// Package config holds the server's settings, with defaults, read from
+// flags and HANDSON_* environment variables.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Config is everything `handson serve` can be told.
+type Config struct {
+	Addr          string
+	DataDir       string
+	LabsDir       string // empty: the built-in course
+	Image         string
+	MemoryMB      int64
+	CPUs          float64
+	Pids          int64
+	CheckTimeout  time.Duration
+	SecureCookies bool
+	LogFormat     string
+	LogLevel      string
+}
+
+// Default is the configuration `make run` uses.
+func Default() Config {
+	return Config{
+		Addr:         "127.0.0.1:8080",
+		DataDir:      "data",
+		Image:        "handson/sandbox:latest",
+		MemoryMB:     1024,
+		CPUs:         1,
+		Pids:         512,
+		CheckTimeout: 30 * time.Second,
+		LogFormat:    "text",
+		LogLevel:     "info",
+	}
+}
+
+// Flags registers every setting on fs; an environment variable, when set,
+// replaces the default shown in -help.
+func (c *Config) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", env("HANDSON_ADDR", c.Addr), "listen address (HANDSON_ADDR)")
+	fs.StringVar(&c.DataDir, "data", env("HANDSON_DATA", c.DataDir), "data directory: SQLite file, first admin password (HANDSON_DATA)")
+	fs.StringVar(&c.LabsDir, "labs", env("HANDSON_LABS", c.LabsDir), "labs directory; empty serves the built-in course (HANDSON_LABS)")
+	fs.StringVar(&c.Image, "image", env("HANDSON_IMAGE", c.Image), "default sandbox image (HANDSON_IMAGE)")
+	fs.Int64Var(&c.MemoryMB, "sandbox-memory", envInt("HANDSON_SANDBOX_MEMORY_MB", c.MemoryMB), "memory per sandbox in MiB (HANDSON_SANDBOX_MEMORY_MB)")
+	fs.Float64Var(&c.CPUs, "sandbox-cpus", envFloat("HANDSON_SANDBOX_CPUS", c.CPUs), "CPUs per sandbox (HANDSON_SANDBOX_CPUS)")
+	fs.Int64Var(&c.Pids, "sandbox-pids", envInt("HANDSON_SANDBOX_PIDS", c.Pids), "process limit per sandbox (HANDSON_SANDBOX_PIDS)")
+	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
+	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("HANDSON_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (HANDSON_LOG_LEVEL)")
+}
+
+// Validate reports settings that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case c.MemoryMB < 256:
+		return fmt.Errorf("sandbox-memory %d MiB: at least 256 MiB is needed for a Docker daemon", c.MemoryMB)
+	case c.CPUs <= 0:
+		return fmt.Errorf("sandbox-cpus must be positive")
+	case c.Pids < 64:
+		return fmt.Errorf("sandbox-pids %d: at least 64 are needed", c.Pids)
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
+}

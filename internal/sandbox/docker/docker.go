@@ -1,0 +1,366 @@
+// Package docker runs sandboxes as containers on a Docker Engine: each
+// sandbox is an unprivileged container running a rootless dockerd for the
+// student (see labs/images/README.md for the image's contract).
+package docker
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"handson/internal/apperr"
+	"handson/internal/sandbox"
+)
+
+// What the sandbox image provides (labs/images/sandbox).
+const (
+	studentUser  = "student"
+	studentHome  = "/home/student"
+	dockerHost   = "DOCKER_HOST=unix:///run/user/1000/docker.sock"
+	readyCommand = "/usr/local/bin/handson-ready"
+)
+
+// Labels that mark what the platform owns, so a restarted server can find it.
+const (
+	LabelManaged = "handson.managed"
+	LabelUser    = "handson.user"
+	LabelLab     = "handson.lab"
+)
+
+// MaxOutput caps what Exec keeps of a command's output.
+const MaxOutput = 64 << 10
+
+// Engine is a sandbox.Engine on a Docker daemon.
+type Engine struct {
+	cli          *client.Client
+	log          *slog.Logger
+	readyTimeout time.Duration
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // one per sandbox name: no double creation
+}
+
+// New connects to the Docker daemon named by the environment (DOCKER_HOST,
+// else the local socket) and checks that it answers.
+func New(ctx context.Context, log *slog.Logger) (*Engine, error) {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("docker daemon does not answer (run scripts/ensure-docker.sh): %w", err)
+	}
+	return &Engine{cli: cli, log: log, readyTimeout: 90 * time.Second, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// Close releases the client.
+func (e *Engine) Close() error { return e.cli.Close() }
+
+// CheckImage reports whether image exists on the daemon.
+func (e *Engine) CheckImage(ctx context.Context, image string) error {
+	if _, err := e.cli.ImageInspect(ctx, image); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("image %s is missing: build it with scripts/build-images.sh", image)
+		}
+		return err
+	}
+	return nil
+}
+
+// Name is the deterministic container name of a sandbox.
+func Name(k sandbox.Key) string {
+	return "handson-u" + strconv.FormatInt(k.UserID, 10) + "-" + k.Lab
+}
+
+// bridgeName fits Linux's 15-character interface names and shares the
+// "hs-" prefix that host firewall rules match on.
+func bridgeName(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return "hs-" + hex.EncodeToString(h[:6])
+}
+
+func (e *Engine) lock(name string) func() {
+	e.mu.Lock()
+	l, ok := e.locks[name]
+	if !ok {
+		l = &sync.Mutex{}
+		e.locks[name] = l
+	}
+	e.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// Ensure implements sandbox.Engine.
+func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec, progress func(sandbox.Phase)) (*sandbox.Sandbox, error) {
+	if progress == nil {
+		progress = func(sandbox.Phase) {}
+	}
+	name := Name(key)
+	defer e.lock(name)()
+
+	info, err := e.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		progress(sandbox.Creating)
+		if err := e.create(ctx, key, name, spec); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	if err != nil || !info.Container.State.Running {
+		progress(sandbox.Starting)
+		if _, err := e.cli.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+	}
+	sb := &sandbox.Sandbox{ID: name, Name: name, Key: key}
+	progress(sandbox.Waiting)
+	if err := e.waitReady(ctx, sb); err != nil {
+		return nil, err
+	}
+	progress(sandbox.Ready)
+	return sb, nil
+}
+
+func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec sandbox.Spec) error {
+	labels := map[string]string{
+		LabelManaged: "true",
+		LabelUser:    strconv.FormatInt(key.UserID, 10),
+		LabelLab:     key.Lab,
+	}
+	if err := e.ensureNetwork(ctx, name, labels); err != nil {
+		return err
+	}
+	init := true
+	pids := spec.Limits.Pids
+	_, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name,
+		Config: &container.Config{
+			Image:    spec.Image,
+			Hostname: key.Lab,
+			Labels:   labels,
+		},
+		HostConfig: &container.HostConfig{
+			NetworkMode: container.NetworkMode(name),
+			Init:        &init, // reaps zombies, so a fork bomb does not leave the pids limit full
+			// Rootless dockerd needs user namespaces, mounts and a fresh
+			// procfs (shared/notes/sandbox-isolation.md); no capability is
+			// added and nothing of the host is mounted.
+			SecurityOpt:   []string{"seccomp=unconfined", "apparmor=unconfined"},
+			MaskedPaths:   []string{},
+			ReadonlyPaths: []string{},
+			LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
+				"max-size": "1m", "max-file": "1",
+			}},
+			Resources: container.Resources{
+				Memory:     spec.Limits.MemoryBytes,
+				MemorySwap: spec.Limits.MemoryBytes, // no swap on top
+				NanoCPUs:   int64(spec.Limits.CPUs * 1e9),
+				PidsLimit:  &pids,
+				Devices: []container.DeviceMapping{
+					{PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm"},
+					{PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm"},
+				},
+			},
+		},
+	})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return apperr.Errorf(apperr.Unavailable, "The sandbox image %s is not built on this server. Ask the administrator to run scripts/build-images.sh.", spec.Image)
+		}
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+// ensureNetwork gives every sandbox its own bridge, so sandboxes cannot
+// reach each other; inter-container traffic is off even on the bridge.
+func (e *Engine) ensureNetwork(ctx context.Context, name string, labels map[string]string) error {
+	_, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+		Driver: "bridge",
+		Labels: labels,
+		Options: map[string]string{
+			"com.docker.network.bridge.name":       bridgeName(name),
+			"com.docker.network.bridge.enable_icc": "false",
+		},
+	})
+	if err != nil && !cerrdefs.IsConflict(err) && !isAlreadyExists(err) {
+		return fmt.Errorf("network %s: %w", name, err)
+	}
+	return nil
+}
+
+// isAlreadyExists covers daemons that answer a duplicate network name with
+// a plain error rather than 409.
+func isAlreadyExists(err error) bool {
+	return err != nil && bytes.Contains([]byte(err.Error()), []byte("already exists"))
+}
+
+// waitReady polls the image's readiness probe: ready means the student's own
+// dockerd answers, not just that the container runs.
+func (e *Engine) waitReady(ctx context.Context, sb *sandbox.Sandbox) error {
+	ctx, cancel := context.WithTimeout(ctx, e.readyTimeout)
+	defer cancel()
+	var last string
+	for {
+		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{readyCommand}, User: "root", Timeout: 10 * time.Second})
+		if err == nil && res.ExitCode == 0 {
+			return nil
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = string(bytes.TrimSpace(res.Output))
+		}
+		select {
+		case <-ctx.Done():
+			e.log.Warn("sandbox not ready", "sandbox", sb.Name, "last", last)
+			return apperr.Errorf(apperr.Unavailable, "Your sandbox did not become ready in time (%s). Try again in a moment.", last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// Exec implements sandbox.Engine.
+func (e *Engine) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error) {
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout)
+		defer cancel()
+	}
+	user := cmd.User
+	if user == "" {
+		user = studentUser
+	}
+	start := time.Now()
+	created, err := e.cli.ExecCreate(ctx, sb.ID, client.ExecCreateOptions{
+		User:         user,
+		AttachStdout: true,
+		AttachStderr: true,
+		Env:          append([]string{dockerHost}, cmd.Env...),
+		Cmd:          cmd.Cmd,
+	})
+	if err != nil {
+		return nil, execError(sb, err)
+	}
+	att, err := e.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return nil, execError(sb, err)
+	}
+	defer att.Close()
+	// Close the stream when ctx ends, or a hung script would block the read.
+	stop := context.AfterFunc(ctx, att.Close)
+	defer stop()
+
+	out := &capped{max: MaxOutput}
+	_, err = stdcopy.StdCopy(out, out, att.Reader)
+	if ctx.Err() != nil {
+		return nil, apperr.Errorf(apperr.Unavailable, "The command did not finish within %s.", cmd.Timeout)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("exec in %s: %w", sb.Name, err)
+	}
+	insp, err := e.cli.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("exec inspect in %s: %w", sb.Name, err)
+	}
+	return &sandbox.Result{ExitCode: insp.ExitCode, Output: out.buf.Bytes(), Truncated: out.cut, Duration: time.Since(start)}, nil
+}
+
+func execError(sb *sandbox.Sandbox, err error) error {
+	if cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+		return apperr.Errorf(apperr.Unavailable, "Your sandbox is not running. Reload the page to start it again.")
+	}
+	return fmt.Errorf("exec in %s: %w", sb.Name, err)
+}
+
+// capped keeps the first max bytes written and drops the rest.
+type capped struct {
+	buf bytes.Buffer
+	max int
+	cut bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room < len(p) {
+		c.cut = true
+		c.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return c.buf.Write(p)
+}
+
+// Shell implements sandbox.Engine.
+func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint) (sandbox.TTY, error) {
+	size := client.ConsoleSize{Width: cols, Height: rows}
+	created, err := e.cli.ExecCreate(ctx, sb.ID, client.ExecCreateOptions{
+		User:         studentUser,
+		TTY:          true,
+		ConsoleSize:  size,
+		AttachStdin:  true,
+		AttachStdout: true,
+		AttachStderr: true,
+		WorkingDir:   studentHome,
+		Env:          []string{dockerHost, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + studentHome},
+		Cmd:          []string{"/bin/bash", "-l"},
+	})
+	if err != nil {
+		return nil, execError(sb, err)
+	}
+	att, err := e.cli.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: true, ConsoleSize: size})
+	if err != nil {
+		return nil, execError(sb, err)
+	}
+	return &tty{cli: e.cli, id: created.ID, att: att}, nil
+}
+
+// tty is a shell's exec stream; with a TTY the stream is raw, not multiplexed.
+type tty struct {
+	cli *client.Client
+	id  string
+	att client.ExecAttachResult
+}
+
+func (t *tty) Read(p []byte) (int, error)  { return t.att.Reader.Read(p) }
+func (t *tty) Write(p []byte) (int, error) { return t.att.Conn.Write(p) }
+func (t *tty) Close() error                { t.att.Close(); return nil }
+
+func (t *tty) Resize(cols, rows uint) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := t.cli.ExecResize(ctx, t.id, client.ExecResizeOptions{Width: cols, Height: rows})
+	return err
+}
+
+// Remove implements sandbox.Engine.
+func (e *Engine) Remove(ctx context.Context, key sandbox.Key) error {
+	name := Name(key)
+	defer e.lock(name)()
+	_, err := e.cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	_, err = e.cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove network %s: %w", name, err)
+	}
+	return nil
+}

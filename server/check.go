@@ -1,0 +1,51 @@
+package server
+
+import (
+	"net/http"
+
+	"handson/content"
+	"handson/internal/apperr"
+	"handson/internal/sandbox"
+	"handson/internal/store"
+)
+
+// check runs a step's check in the student's sandbox and records the attempt.
+func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
+	lab, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	step := lab.Step(r.PathValue("step"))
+	if step == nil || step.Check == "" {
+		return apperr.Errorf(apperr.NotFound, "This step has no check.")
+	}
+	u := userOf(r)
+	sb, err := s.Engine.Ensure(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.spec(lab), nil)
+	if err != nil {
+		return err
+	}
+	res, err := s.Grader.Check(r.Context(), sb, step.Check)
+	if err != nil {
+		return err
+	}
+	a := &store.Attempt{
+		UserID: u.ID, LabID: lab.ID, StepID: step.ID,
+		Passed: res.Passed, ExitCode: res.ExitCode, Message: res.Message, Output: res.Output, Duration: res.Duration,
+	}
+	if err := s.Store.AddAttempt(r.Context(), a); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"passed": res.Passed, "message": res.Message, "output": res.Output, "exitCode": res.ExitCode,
+	})
+	return nil
+}
+
+// spec is the sandbox a lab runs in.
+func (s *Server) spec(lab *content.Lab) sandbox.Spec {
+	spec := s.Sandbox
+	if lab.Image != "" {
+		spec.Image = lab.Image
+	}
+	return spec
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"handson/internal/apperr"
+)
+
+// handler is an HTTP handler that returns its error for one place to answer.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+var statuses = map[string]int{
+	apperr.Invalid:      http.StatusBadRequest,
+	apperr.NotFound:     http.StatusNotFound,
+	apperr.Unauthorized: http.StatusUnauthorized,
+	apperr.Forbidden:    http.StatusForbidden,
+	apperr.Conflict:     http.StatusConflict,
+	apperr.Unavailable:  http.StatusServiceUnavailable,
+	apperr.Internal:     http.StatusInternalServerError,
+}
+
+func status(err error) int { return statuses[apperr.Code(err)] }
+
+func (s *Server) logError(r *http.Request, err error) {
+	code := status(err)
+	if code >= 500 {
+		s.Log.Error("request", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	} else {
+		s.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	}
+}
+
+// page answers errors with an HTML page; a missing login goes to the login form.
+func (s *Server) page(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		s.logError(r, err)
+		code := status(err)
+		if code == http.StatusUnauthorized {
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		w.WriteHeader(code)
+		s.render(w, r, "error", &view{Page: "error", Status: http.StatusText(code), Message: apperr.Message(err)})
+	})
+}
+
+// api answers errors with JSON {"error": message}.
+func (s *Server) api(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		s.logError(r, err)
+		writeJSON(w, status(err), map[string]string{"error": apperr.Message(err)})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

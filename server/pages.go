@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"handson/content"
+	"handson/internal/apperr"
+	"handson/internal/store"
+)
+
+// view is what templates see.
+type view struct {
+	Page string
+	Lang string
+	User *store.User
+
+	Error, Username, Next string // login
+	Status, Message       string // error page
+
+	Labs  []labItem // index
+	Lab   *labView  // lab page
+	Steps []stepView
+}
+
+type labItem struct {
+	ID, Title, Duration string
+	Done, Total         int
+}
+
+type labView struct {
+	ID, Title string
+	IntroHTML template.HTML
+}
+
+type stepView struct {
+	ID, Title string
+	HTML      template.HTML
+	HasCheck  bool
+	Status    string // none, passed, failed
+	Message   string
+}
+
+// render writes a page; rendering into a buffer first means a template
+// error never leaves half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, v *view) error {
+	if v.Lang == "" {
+		v.Lang = "en"
+	}
+	if v.User == nil {
+		v.User = userOf(r)
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
+	http.Redirect(w, r, "/labs", http.StatusSeeOther)
+	return nil
+}
+
+// langs lists the languages the reader prefers, best first: ?lang=, then
+// the browser's Accept-Language.
+func langs(r *http.Request) []string {
+	var out []string
+	if l := r.URL.Query().Get("lang"); l != "" {
+		out = append(out, l)
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		if tag == "" || tag == "*" {
+			continue
+		}
+		out = append(out, strings.ToLower(strings.SplitN(tag, "-", 2)[0]))
+	}
+	return out
+}
+
+func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
+	u := userOf(r)
+	v := &view{Page: "labs"}
+	for _, e := range s.Course.Labs() {
+		lab := e.In(langs(r)...)
+		progress, err := s.Store.Progress(r.Context(), u.ID, lab.ID)
+		if err != nil {
+			return err
+		}
+		item := labItem{ID: lab.ID, Title: lab.Title, Duration: lab.Duration}
+		for _, st := range lab.Steps {
+			if st.Check == "" {
+				continue
+			}
+			item.Total++
+			if progress[st.ID].Passed {
+				item.Done++
+			}
+		}
+		v.Labs = append(v.Labs, item)
+	}
+	return s.render(w, r, "labs", v)
+}
+
+func (s *Server) lab(r *http.Request) (*content.Lab, error) {
+	e := s.Course.Lab(r.PathValue("lab"))
+	if e == nil {
+		return nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
+	}
+	return e.In(langs(r)...), nil
+}
+
+func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {
+	lab, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	progress, err := s.Store.Progress(r.Context(), userOf(r).ID, lab.ID)
+	if err != nil {
+		return err
+	}
+	v := &view{Page: "lab", Lang: lab.Lang, Lab: &labView{ID: lab.ID, Title: lab.Title, IntroHTML: template.HTML(lab.IntroHTML)}}
+	for _, st := range lab.Steps {
+		p := progress[st.ID]
+		sv := stepView{ID: st.ID, Title: st.Title, HTML: template.HTML(st.HTML), HasCheck: st.Check != "", Status: "none", Message: p.Last}
+		switch {
+		case p.Passed:
+			sv.Status = "passed"
+		case p.Attempts > 0:
+			sv.Status = "failed"
+		}
+		v.Steps = append(v.Steps, sv)
+	}
+	return s.render(w, r, "lab", v)
+}

@@ -1,0 +1,150 @@
+// Package server is the HTTP and websocket adapter: pages, the check API
+// and the terminal.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"handson/content"
+	"handson/frontend"
+	"handson/internal/grading"
+	"handson/internal/sandbox"
+	"handson/internal/store"
+)
+
+// Server serves the platform.
+type Server struct {
+	Store   *store.DB
+	Course  *content.Course
+	Engine  sandbox.Engine
+	Grader  *grading.Grader
+	Log     *slog.Logger
+	Sandbox sandbox.Spec // image and limits used when a lab names none
+
+	// SecureCookies marks cookies Secure and gives the session cookie the
+	// __Host- prefix; on when the platform is served over TLS.
+	SecureCookies bool
+	SessionTTL    time.Duration
+
+	pages    map[string]*template.Template
+	upgrader websocket.Upgrader
+	http     *http.Server
+	ln       net.Listener
+}
+
+// Open listens on addr first and then serves, so ":0" works in tests and a
+// busy port is reported at once.
+func (s *Server) Open(addr string) error {
+	h, err := s.Handler()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL is where the server listens.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops accepting requests and waits briefly for running ones.
+func (s *Server) Close(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// Handler builds the routes.
+func (s *Server) Handler() (http.Handler, error) {
+	if s.SessionTTL == 0 {
+		s.SessionTTL = 14 * 24 * time.Hour
+	}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	if _, err := fs.Stat(frontend.Dist, "app.js"); err != nil {
+		return nil, fmt.Errorf("frontend bundle missing (run `make build`): %w", err)
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  32 << 10,
+		WriteBufferSize: 32 << 10,
+		CheckOrigin:     sameOrigin,
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(frontend.Dist)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /login", s.page(s.loginPage))
+	mux.Handle("POST /login", s.page(s.login))
+	mux.Handle("POST /logout", s.page(s.logout))
+	mux.Handle("GET /{$}", s.page(s.authed(s.home)))
+	mux.Handle("GET /labs", s.page(s.authed(s.labsPage)))
+	mux.Handle("GET /labs/{lab}", s.page(s.authed(s.labPage)))
+	mux.Handle("POST /api/labs/{lab}/steps/{step}/check", s.api(s.authed(s.check)))
+	mux.Handle("GET /api/labs/{lab}/terminal", s.api(s.authed(s.terminal)))
+
+	// Browsers send Sec-Fetch-Site/Origin; a cross-site form or fetch that
+	// tries to change state is refused before any handler runs.
+	csrf := http.NewCrossOriginProtection()
+	return s.recoverPanics(securityHeaders(csrf.Handler(mux))), nil
+}
+
+func (s *Server) parseTemplates() error {
+	s.pages = map[string]*template.Template{}
+	for _, name := range []string{"login", "labs", "lab", "error"} {
+		t, err := template.ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("template %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// securityHeaders keeps the platform's pages out of frames and stops
+// browsers guessing content types.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic", "path", r.URL.Path, "panic", v)
+				http.Error(w, "Internal error.", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

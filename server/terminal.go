@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"handson/internal/apperr"
+	"handson/internal/sandbox"
+	"handson/internal/terminal"
+)
+
+// phaseText is what the student reads while the sandbox comes up.
+var phaseText = map[sandbox.Phase]string{
+	sandbox.Creating: "Creating your sandbox…",
+	sandbox.Starting: "Starting your sandbox…",
+	sandbox.Waiting:  "Waiting for Docker in your sandbox…",
+	sandbox.Ready:    "Docker is ready.",
+}
+
+// terminal upgrades to a websocket and attaches it to a login shell in the
+// student's sandbox, starting the sandbox if needed.
+func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
+	lab, err := s.lab(r)
+	if err != nil {
+		return err
+	}
+	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
+	spec := s.spec(lab)
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return nil // the upgrader has answered the client
+	}
+	// The shell is not tied to this request's context beyond the socket.
+	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
+		sb, err := s.Engine.Ensure(ctx, key, spec, func(p sandbox.Phase) { status("starting", phaseText[p]) })
+		var tty sandbox.TTY
+		if err == nil {
+			tty, err = s.Engine.Shell(ctx, sb, cols, rows)
+		}
+		if err != nil {
+			s.logError(r, err)
+			return nil, errors.New(apperr.Message(err)) // the browser sees only the safe message
+		}
+		return tty, nil
+	}
+	if err := terminal.Serve(r.Context(), ws, open); err != nil {
+		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "err", err)
+	}
+	return nil
+}
