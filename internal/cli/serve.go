@@ -53,26 +53,63 @@ func serve(args []string, stdout, stderr io.Writer) int {
 
 // runServer starts everything and blocks until ctx ends.
 func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
-	course, err := loadCourse(cfg.LabsDir)
+	app, err := start(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
 	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return app.Close(shutdown)
+}
+
+// app is a running platform.
+type app struct {
+	Server *server.Server
+	db     *store.DB
+	engine *docker.Engine
+}
+
+// Close stops the server, then releases the database and the engine.
+func (a *app) Close(ctx context.Context) error {
+	err := a.Server.Close(ctx)
+	a.engine.Close()
+	if cerr := a.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// start opens the store and the engine and starts serving.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	course, err := loadCourse(cfg.LabsDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "handson.db"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer db.Close()
-
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
 	engine, err := docker.New(ctx, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer engine.Close()
+	defer func() {
+		if err != nil {
+			engine.Close()
+		}
+	}()
 	if err := engine.CheckImage(ctx, cfg.Image); err != nil {
-		return err
+		return nil, err
 	}
 
 	srv := &server.Server{
@@ -87,17 +124,14 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout 
 		}},
 	}
 	if err := srv.Open(cfg.Addr); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(stdout, "handson is serving %d labs at %s\n", len(course.Labs()), srv.URL())
 	if err := firstAdmin(ctx, db, cfg.DataDir, stdout); err != nil {
-		return err
+		srv.Close(ctx)
+		return nil, err
 	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Close(shutdown)
+	return &app{Server: srv, db: db, engine: engine}, nil
 }
 
 func loadCourse(dir string) (*content.Course, error) {

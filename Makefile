@@ -1,0 +1,55 @@
+# handson — `make run` starts the platform, `make test` proves it.
+# Both install what is missing first (Docker engine, images, npm and Go deps).
+
+SHELL := /bin/bash
+GO ?= go
+NPM ?= npm
+BIN := bin/handson
+FRONTEND_SRC := $(wildcard frontend/src/*) frontend/build.mjs frontend/package-lock.json
+GO_SRC := $(shell find . -name '*.go' -not -path './frontend/node_modules/*') $(shell find . -name '*.sql' -o -name '*.html' -path './frontend/templates/*') go.mod go.sum
+
+.PHONY: run test bench build deps docker images browser frontend lint clean
+
+run: deps images build
+	./$(BIN) serve
+
+test: deps images browser build
+	$(GO) vet ./...
+	./$(BIN) lab lint labs
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: deps images build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+build: $(BIN)
+
+$(BIN): frontend/dist/app.js $(GO_SRC) $(wildcard labs/*/*.md)
+	$(GO) build -o $(BIN) .
+
+frontend: frontend/dist/app.js
+
+frontend/dist/app.js: frontend/node_modules/.package-lock.json $(FRONTEND_SRC)
+	cd frontend && $(NPM) run build
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && $(NPM) ci --no-audit --no-fund
+
+deps: docker frontend/node_modules/.package-lock.json
+	$(GO) mod download
+
+docker:
+	scripts/ensure-docker.sh
+
+images: docker
+	scripts/build-images.sh
+
+browser:
+	scripts/ensure-browser.sh
+
+lint:
+	$(GO) vet ./...
+	./$(BIN) lab lint labs
+
+clean:
+	rm -rf bin frontend/node_modules
+	find frontend/dist -mindepth 1 -not -name .gitkeep -delete

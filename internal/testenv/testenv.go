@@ -1,0 +1,62 @@
+// Package testenv finds the real parts tests need — a Docker daemon with
+// the sandbox image, a Chromium — and decides what happens when one is
+// missing: in CI (CI=true) the test fails; elsewhere it is skipped with the
+// reason printed.
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// SandboxImage is the image `make images` builds.
+const SandboxImage = "handson/sandbox:latest"
+
+// InCI reports whether missing parts must fail tests.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+func missing(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if InCI() {
+		tb.Fatalf("CI=true and "+format, args...)
+	}
+	tb.Skipf("skipped: "+format, args...)
+}
+
+// RequireDocker fails or skips tb unless a Docker daemon answers and the
+// sandbox image is built.
+func RequireDocker(tb testing.TB) {
+	tb.Helper()
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		missing(tb, "no Docker client: %v (run scripts/ensure-docker.sh)", err)
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		missing(tb, "no Docker daemon answers: %v (run scripts/ensure-docker.sh)", err)
+		return
+	}
+	if _, err := cli.ImageInspect(ctx, SandboxImage); err != nil {
+		missing(tb, "sandbox image %s is not built: %v (run scripts/build-images.sh)", SandboxImage, err)
+	}
+}
+
+// Chromium returns the path of a Chromium binary, or fails or skips tb.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	missing(tb, "no Chromium found (run scripts/ensure-browser.sh)")
+	return ""
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Make sure a host Docker daemon is answering. Idempotent: a no-op when
+# `docker info` already works. Installs Debian's docker.io (20.10) if needed
+# and starts dockerd by hand (these machines have no systemd).
+set -euo pipefail
+
+LOG_DIR=/var/log/handson
+LOG=$LOG_DIR/dockerd.log
+TIMEOUT=${DOCKER_START_TIMEOUT:-60}
+
+if docker info >/dev/null 2>&1; then
+  echo "docker: daemon already answering (log, if started by us: $LOG)"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ensure-docker.sh: the daemon is not answering and installing it needs root" >&2
+  exit 1
+fi
+
+# docker.io pulls in containerd, runc and tini (docker-init, needed by
+# `docker run --init`) as hard dependencies; name them anyway so a partial
+# install gets repaired.
+PKGS=(docker.io containerd runc tini iptables)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # Only refresh the package lists when apt does not know the package yet.
+  if ! apt-cache show docker.io >/dev/null 2>&1 || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ]; then
+    apt-get -o DPkg::Lock::Timeout=600 update
+  fi
+  # Stop the package's init script from starting its own dockerd (with its own
+  # log and flags); we start it below.
+  tmp_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    tmp_policy=1
+  fi
+  rc=0
+  apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" || rc=$?
+  if [ -n "$tmp_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  [ "$rc" = 0 ] || exit "$rc"
+fi
+
+mkdir -p "$LOG_DIR"
+
+# Start dockerd unless the host's one is already running (maybe still starting
+# up). Judge by its pid file: `pgrep dockerd` would also match the rootless
+# dockerds inside sandboxes.
+host_dockerd_alive() {
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
+  # Same mount namespace as us: a recycled pid may belong to a sandbox's dockerd.
+  [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/dockerd ] &&
+    [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+}
+if ! host_dockerd_alive; then
+  # A pid file left by a dead daemon makes dockerd refuse to start.
+  rm -f /var/run/docker.pid
+  # Plain defaults (default bridge docker0 kept: never --bridge=none, which
+  # deletes docker0 and cuts running containers off).
+  nohup /usr/sbin/dockerd >>"$LOG" 2>&1 </dev/null &
+  disown || true
+fi
+
+for _ in $(seq 1 "$TIMEOUT"); do
+  if docker info >/dev/null 2>&1; then
+    echo "docker: daemon answering; log: $LOG"
+    exit 0
+  fi
+  sleep 1
+done
+
+echo "ensure-docker.sh: dockerd did not answer within ${TIMEOUT}s; last lines of $LOG:" >&2
+tail -n 40 "$LOG" >&2 || true
+exit 1
