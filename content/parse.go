@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -174,7 +175,7 @@ func (p *parser) frontMatter(lines []string, lab *Lab) int {
 	dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[1:end], "\n")))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fm); err != nil && !errors.Is(err, io.EOF) {
-		p.errorf(2, 1, "front matter: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		p.yamlErrors(err)
 	}
 	lab.ID, lab.Title, lab.Duration, lab.Image, lab.Lang = fm.ID, fm.Title, fm.Duration, fm.Image, fm.Lang
 	switch {
@@ -187,6 +188,26 @@ func (p *parser) frontMatter(lines []string, lab *Lab) int {
 		p.errorf(2, 1, "front matter has no title")
 	}
 	return end + 1
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// yamlErrors reports YAML problems at their line in the file (YAML's line 1
+// is the file's line 2).
+func (p *parser) yamlErrors(err error) {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, msg := range msgs {
+		line := 2
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line, msg = n+1, m[2]
+		}
+		p.errorf(line, 1, "front matter: %s", strings.TrimPrefix(msg, "yaml: "))
+	}
 }
 
 // block files the fenced block lines[open..close] into sec by its role.

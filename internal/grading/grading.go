@@ -57,15 +57,12 @@ func (g *Grader) Check(ctx context.Context, sb *sandbox.Sandbox, script string) 
 		return nil, err
 	}
 	out := string(res.Output)
+	r := &Result{Passed: res.ExitCode == 0, ExitCode: res.ExitCode, Output: out, Duration: res.Duration, Message: lastLine(out)}
 	if res.Truncated {
-		out += "\n[output cut]"
+		r.Output += "\n[output cut]"
 	}
-	r := &Result{Passed: res.ExitCode == 0, ExitCode: res.ExitCode, Output: out, Duration: res.Duration}
-	switch {
-	case res.ExitCode == exitTimeout:
+	if res.ExitCode == exitTimeout {
 		r.Message = fmt.Sprintf("The check did not finish within %s.", timeout)
-	default:
-		r.Message = lastLine(out)
 	}
 	return r, nil
 }

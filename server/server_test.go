@@ -1,0 +1,323 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"handson/content"
+	"handson/internal/auth"
+	"handson/internal/grading"
+	"handson/internal/sandbox"
+	"handson/internal/sandbox/sandboxtest"
+	"handson/internal/store"
+	"handson/internal/terminal"
+)
+
+const testLab = "---\nid: demo\ntitle: Demo\n---\nIntro.\n\n## Make a file {#touch}\n\n```bash exec\ntouch /tmp/x\n```\n\n```check\ntest -e /tmp/x || fail \"no file\"\n```\n\n```solve\ntouch /tmp/x\n```\n"
+
+type env struct {
+	srv  *Server
+	fake *sandboxtest.Fake
+	db   *store.DB
+	url  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	course, err := content.Load(fstest.MapFS{"demo/lab.md": {Data: []byte(testLab)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &sandboxtest.Fake{}
+	srv := &Server{
+		Store: db, Course: course, Engine: fake,
+		Grader:  &grading.Grader{Engine: fake},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sandbox: sandbox.Spec{Image: "img"},
+	}
+	if err := srv.Open("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	for _, name := range []string{"alice", "bob"} {
+		hash, _ := auth.HashPassword(name + "-password")
+		if err := db.CreateUser(context.Background(), &store.User{Username: name, PasswordHash: hash}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &env{srv: srv, fake: fake, db: db, url: srv.URL()}
+}
+
+// client does not follow redirects, so tests see them.
+func client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (e *env) login(t *testing.T, name string) *http.Client {
+	t.Helper()
+	c := client()
+	res, err := c.PostForm(e.url+"/login", url.Values{"username": {name}, "password": {name + "-password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d", name, res.StatusCode)
+	}
+	return c
+}
+
+func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	res, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestLogin(t *testing.T) {
+	e := newEnv(t)
+	c := client()
+
+	res, _ := get(t, c, e.url+"/labs/demo")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next=%2Flabs%2Fdemo" {
+		t.Fatalf("anonymous lab page: %d → %q, want redirect to login", res.StatusCode, res.Header.Get("Location"))
+	}
+
+	// Unknown user and wrong password get the same answer.
+	var bodies []string
+	for _, form := range []url.Values{
+		{"username": {"alice"}, "password": {"wrong-password"}},
+		{"username": {"mallory"}, "password": {"wrong-password"}},
+	} {
+		res, err := c.PostForm(e.url+"/login", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+			t.Errorf("bad login %v: status %d, cookies %v", form, res.StatusCode, res.Cookies())
+		}
+		bodies = append(bodies, strings.ReplaceAll(string(b), form.Get("username"), "NAME"))
+	}
+	if bodies[0] != bodies[1] {
+		t.Error("unknown user and wrong password answer differently")
+	}
+
+	res, err := c.PostForm(e.url+"/login", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {"/labs/demo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/labs/demo" {
+		t.Fatalf("login: %d → %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	ck := res.Cookies()[0]
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+		t.Errorf("session cookie %+v: want HttpOnly and SameSite=Lax", ck)
+	}
+	if res, body := get(t, c, e.url+"/labs/demo"); res.StatusCode != 200 || !strings.Contains(body, `data-step="touch"`) {
+		t.Errorf("lab page after login: %d", res.StatusCode)
+	}
+
+	// Logout revokes the session on the server: the old cookie is dead.
+	req, _ := http.NewRequest("POST", e.url+"/logout", nil)
+	if res, err := c.Do(req); err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %v %v", res, err)
+	}
+	stolen := client()
+	u, _ := url.Parse(e.url)
+	stolen.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value}})
+	if res, _ := get(t, stolen, e.url+"/labs"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("revoked cookie still works: %d", res.StatusCode)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/labs/x?a=1":            "/labs/x?a=1",
+		"":                       "/",
+		"https://evil.example/":  "/",
+		"//evil.example/":        "/",
+		"/\\evil.example":        "/",
+		"javascript:alert(1)":    "/",
+		"labs":                   "/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func post(t *testing.T, c *http.Client, u string, header http.Header) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	json.NewDecoder(res.Body).Decode(&body)
+	return res, body
+}
+
+func TestCheckRecordsAttempts(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	checkURL := e.url + "/api/labs/demo/steps/touch/check"
+
+	e.fake.Answer = func(sandbox.Command) (*sandbox.Result, error) {
+		return &sandbox.Result{ExitCode: 1, Output: []byte("no file\n")}, nil
+	}
+	res, body := post(t, c, checkURL, nil)
+	if res.StatusCode != 200 || body["passed"] != false || body["message"] != "no file" {
+		t.Fatalf("failing check: %d %v", res.StatusCode, body)
+	}
+	e.fake.Answer = nil // exit 0
+	res, body = post(t, c, checkURL, nil)
+	if res.StatusCode != 200 || body["passed"] != true {
+		t.Fatalf("passing check: %d %v", res.StatusCode, body)
+	}
+	if got := e.fake.Ensured[0]; got.Lab != "demo" || got.UserID != 1 {
+		t.Errorf("sandbox key = %+v, want alice's demo sandbox", got)
+	}
+
+	// Progress survives a reload (it is in SQLite) and is alice's alone.
+	if _, page := get(t, c, e.url+"/labs/demo"); !strings.Contains(page, `data-status="passed"`) {
+		t.Error("lab page does not show the passed step")
+	}
+	if _, page := get(t, e.login(t, "bob"), e.url+"/labs/demo"); !strings.Contains(page, `data-status="none"`) {
+		t.Error("bob sees alice's progress")
+	}
+
+	for path, want := range map[string]int{
+		"/api/labs/demo/steps/nope/check":  404,
+		"/api/labs/nope/steps/touch/check": 404,
+	} {
+		if res, _ := post(t, c, e.url+path, nil); res.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	if res, body := post(t, client(), checkURL, nil); res.StatusCode != 401 || body["error"] == "" {
+		t.Errorf("anonymous check: %d %v, want 401 with a JSON error", res.StatusCode, body)
+	}
+}
+
+// A cross-site page cannot make a logged-in student's browser press Check
+// or log out.
+func TestCrossOriginRequestsRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	for _, h := range []http.Header{
+		{"Sec-Fetch-Site": {"cross-site"}},
+		{"Origin": {"https://evil.example"}},
+	} {
+		for _, path := range []string{"/api/labs/demo/steps/touch/check", "/logout"} {
+			if res, _ := post(t, c, e.url+path, h); res.StatusCode != http.StatusForbidden {
+				t.Errorf("POST %s with %v: %d, want 403", path, h, res.StatusCode)
+			}
+		}
+	}
+	if len(e.fake.Commands) != 0 {
+		t.Error("a refused request still ran a check")
+	}
+	if res, _ := post(t, c, e.url+"/api/labs/demo/steps/touch/check", http.Header{"Sec-Fetch-Site": {"same-origin"}}); res.StatusCode != 200 {
+		t.Errorf("same-origin check: %d", res.StatusCode)
+	}
+}
+
+func dialTerminal(t *testing.T, e *env, c *http.Client, origin string) (*websocket.Conn, *http.Response, error) {
+	u, _ := url.Parse(e.url)
+	wsURL := "ws://" + u.Host + "/api/labs/demo/terminal"
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	for _, ck := range c.Jar.Cookies(u) {
+		h.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	return websocket.DefaultDialer.Dial(wsURL, h)
+}
+
+func TestTerminalOrigin(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	for _, origin := range []string{"", "https://evil.example", "http://127.0.0.1.evil.example"} {
+		ws, res, err := dialTerminal(t, e, c, origin)
+		if err == nil {
+			ws.Close()
+			t.Errorf("origin %q: websocket accepted", origin)
+			continue
+		}
+		if res == nil || res.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: %v, want 403", origin, err)
+		}
+	}
+	if _, res, err := dialTerminal(t, e, client(), e.url); err == nil || res.StatusCode != 401 {
+		t.Errorf("anonymous terminal: %v, want 401", err)
+	}
+}
+
+func TestTerminalShell(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	ws, _, err := dialTerminal(t, e, c, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.BinaryMessage, terminal.EncodeSize(100, 30))
+	ws.WriteMessage(websocket.BinaryMessage, terminal.Encode(terminal.Input, []byte("stty size; echo tok$((40+2))\n")))
+
+	var out strings.Builder
+	var states []string
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "tok42") {
+		ws.SetReadDeadline(deadline)
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v; output so far %q", err, out.String())
+		}
+		typ, p, _ := terminal.Decode(msg)
+		switch typ {
+		case terminal.Output:
+			out.Write(p)
+		case terminal.Status:
+			var st struct{ State string }
+			json.Unmarshal(p, &st)
+			states = append(states, st.State)
+		}
+	}
+	if !strings.Contains(out.String(), "30 100") {
+		t.Errorf("shell did not get the browser's size: %q", out.String())
+	}
+	if len(states) == 0 || states[0] != "starting" || states[len(states)-1] != "ready" {
+		t.Errorf("status frames = %v, want starting… then ready", states)
+	}
+}
