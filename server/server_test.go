@@ -157,13 +157,13 @@ func TestLogin(t *testing.T) {
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
-		"/labs/x?a=1":            "/labs/x?a=1",
-		"":                       "/",
-		"https://evil.example/":  "/",
-		"//evil.example/":        "/",
-		"/\\evil.example":        "/",
-		"javascript:alert(1)":    "/",
-		"labs":                   "/",
+		"/labs/x?a=1":           "/labs/x?a=1",
+		"":                      "/",
+		"https://evil.example/": "/",
+		"//evil.example/":       "/",
+		"/\\evil.example":       "/",
+		"javascript:alert(1)":   "/",
+		"labs":                  "/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
