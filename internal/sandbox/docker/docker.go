@@ -329,7 +329,14 @@ func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint
 	if err != nil {
 		return nil, execError(sb, err)
 	}
-	return &tty{cli: e.cli, id: created.ID, att: att}, nil
+	t := &tty{cli: e.cli, id: created.ID, att: att}
+	// Daemons before API 1.42 (Debian's 20.10) ignore ConsoleSize; size the
+	// TTY once it runs.
+	if err := t.Resize(cols, rows); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("resize shell in %s: %w", sb.Name, err)
+	}
+	return t, nil
 }
 
 // tty is a shell's exec stream; with a TTY the stream is raw, not multiplexed.

@@ -1,0 +1,176 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"handson/internal/grading"
+	"handson/internal/sandbox"
+	"handson/internal/testenv"
+)
+
+// newEngine connects to the real daemon and removes the test's sandbox
+// before and after, so a crashed earlier run leaves nothing behind.
+func newEngine(t *testing.T, key sandbox.Key) *Engine {
+	t.Helper()
+	testenv.RequireDocker(t)
+	e, err := New(context.Background(), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean := func() {
+		if err := e.Remove(context.Background(), key); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+	}
+	clean()
+	t.Cleanup(func() { clean(); e.Close() })
+	return e
+}
+
+var spec = sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512}}
+
+func TestSandboxLifecycle(t *testing.T) {
+	key := sandbox.Key{UserID: 999001, Lab: "engine-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	var phases []sandbox.Phase
+	start := time.Now()
+	sb, err := e.Ensure(ctx, key, spec, func(p sandbox.Phase) { phases = append(phases, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sandbox ready in %v (phases %v)", time.Since(start).Round(time.Millisecond), phases)
+	if len(phases) != 4 || phases[0] != sandbox.Creating || phases[3] != sandbox.Ready {
+		t.Errorf("phases = %v, want creating … ready", phases)
+	}
+
+	// The container is limited and unprivileged, on its own network.
+	info, err := e.cli.ContainerInspect(ctx, sb.ID, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := info.Container.HostConfig
+	if hc.Privileged || len(hc.CapAdd) > 0 || len(hc.Binds) > 0 || len(hc.Mounts) > 0 {
+		t.Errorf("privileged=%v capadd=%v binds=%v mounts=%v: want none", hc.Privileged, hc.CapAdd, hc.Binds, hc.Mounts)
+	}
+	if hc.Memory != spec.Limits.MemoryBytes || hc.NanoCPUs != 1e9 || hc.PidsLimit == nil || *hc.PidsLimit != 512 {
+		t.Errorf("limits memory=%d cpus=%d pids=%v", hc.Memory, hc.NanoCPUs, hc.PidsLimit)
+	}
+	if string(hc.NetworkMode) != Name(key) || info.Container.Config.Labels[LabelManaged] != "true" {
+		t.Errorf("network %q labels %v", hc.NetworkMode, info.Container.Config.Labels)
+	}
+
+	// The student is unprivileged; the student's own Docker runs containers.
+	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", "id -u; docker run --rm busybox echo inner-ok"}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := string(res.Output); res.ExitCode != 0 || !strings.HasPrefix(out, "1000\n") || !strings.Contains(out, "inner-ok") {
+		t.Fatalf("student exec: exit %d, output %q", res.ExitCode, out)
+	}
+	// The host daemon is out of reach: no socket is mounted.
+	res, _ = e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", "test -S /var/run/docker.sock && echo HOST-SOCKET"}, User: "root"})
+	if strings.Contains(string(res.Output), "HOST-SOCKET") {
+		t.Error("the host's docker.sock is inside the sandbox")
+	}
+
+	// A check fails before the student acts and passes after.
+	g := &grading.Grader{Engine: e, Timeout: 20 * time.Second}
+	check := `docker inspect hello >/dev/null 2>&1 || fail "no container hello"`
+	r, err := g.Check(ctx, sb, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Passed || r.Message != "no container hello" {
+		t.Fatalf("check before: passed=%v message=%q output=%q", r.Passed, r.Message, r.Output)
+	}
+	if res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "run", "--name", "hello", "busybox", "true"}, Timeout: time.Minute}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("docker run hello: %v %+v", err, res)
+	}
+	if r, err = g.Check(ctx, sb, check); err != nil || !r.Passed {
+		t.Fatalf("check after: %v %+v", err, r)
+	}
+
+	// A check that hangs is stopped.
+	g.Timeout = 2 * time.Second
+	if r, err = g.Check(ctx, sb, "sleep 30"); err != nil || r.Passed || !strings.Contains(r.Message, "did not finish") {
+		t.Errorf("hanging check: %v %+v", err, r)
+	}
+
+	// Ensure on a running sandbox just returns it.
+	if _, err := e.Ensure(ctx, key, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := e.Remove(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cli.ContainerInspect(ctx, sb.ID, client.ContainerInspectOptions{}); err == nil {
+		t.Error("container still there after Remove")
+	}
+	if _, err := e.cli.NetworkInspect(ctx, Name(key), client.NetworkInspectOptions{}); err == nil {
+		t.Error("network still there after Remove")
+	}
+}
+
+func TestShell(t *testing.T) {
+	key := sandbox.Key{UserID: 999002, Lab: "shell-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sb, err := e.Ensure(ctx, key, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := e.Shell(ctx, sb, 120, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	io.WriteString(tty, "stty size; whoami; echo こんにちは$((6*7))\n")
+	if out := readUntil(t, tty, "こんにちは42"); !strings.Contains(out, "40 120") || !strings.Contains(out, "student") {
+		t.Errorf("shell output %q: want size 40 120 and user student", out)
+	}
+	if err := tty.Resize(90, 20); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(tty, "echo $(stty size)x\n")
+	readUntil(t, tty, "20 90x")
+}
+
+func readUntil(t *testing.T, r io.Reader, want string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p := make([]byte, 4096)
+		for !strings.Contains(buf.String(), want) {
+			n, err := r.Read(p)
+			buf.Write(p[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timed out waiting for %q", want)
+	}
+	if !strings.Contains(buf.String(), want) {
+		t.Fatalf("stream ended without %q: %q", want, buf.String())
+	}
+	return buf.String()
+}
