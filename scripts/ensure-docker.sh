@@ -63,7 +63,8 @@ if ! host_dockerd_alive; then
   rm -f /var/run/docker.pid
   # Plain defaults (default bridge docker0 kept: never --bridge=none, which
   # deletes docker0 and cuts running containers off).
-  nohup /usr/sbin/dockerd >>"$LOG" 2>&1 </dev/null &
+  # setsid: its own session, so Ctrl-C on `make run` does not stop the daemon.
+  setsid nohup /usr/sbin/dockerd >>"$LOG" 2>&1 </dev/null &
   disown || true
 fi
 
