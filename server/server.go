@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -36,10 +37,12 @@ type Server struct {
 	SecureCookies bool
 	SessionTTL    time.Duration
 
-	pages    map[string]*template.Template
-	upgrader websocket.Upgrader
-	http     *http.Server
-	ln       net.Listener
+	pages     map[string]*template.Template
+	upgrader  websocket.Upgrader
+	http      *http.Server
+	ln        net.Listener
+	stop      context.CancelFunc // ends every request, terminals included
+	terminals sync.WaitGroup
 }
 
 // Open listens on addr first and then serves, so ":0" works in tests and a
@@ -54,7 +57,11 @@ func (s *Server) Open(addr string) error {
 		return err
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Hijacked websockets outlive Shutdown; a base context that Close
+	// cancels reaches them too.
+	base, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Log.Error("serve", "err", err)
@@ -66,12 +73,22 @@ func (s *Server) Open(addr string) error {
 // URL is where the server listens.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
-// Close stops accepting requests and waits briefly for running ones.
+// Close stops accepting requests, waits for running ones until ctx ends,
+// then closes open terminals and waits for them.
 func (s *Server) Close(ctx context.Context) error {
 	if s.http == nil {
 		return nil
 	}
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	s.stop()
+	done := make(chan struct{})
+	go func() { s.terminals.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return err
 }
 
 // Handler builds the routes.

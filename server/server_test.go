@@ -321,3 +321,39 @@ func TestTerminalShell(t *testing.T) {
 		t.Errorf("status frames = %v, want starting… then ready", states)
 	}
 }
+
+// Closing the server ends open terminals instead of leaving their shells
+// running against a closed store.
+func TestCloseEndsTerminals(t *testing.T) {
+	e := newEnv(t)
+	ws, _, err := dialTerminal(t, e, e.login(t, "alice"), e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.BinaryMessage, terminal.EncodeSize(80, 24))
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for { // until the shell is up
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ, _, _ := terminal.Decode(msg); typ == terminal.Output {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.srv.Close(ctx); err != nil {
+		t.Fatalf("Close: %v (terminals still open)", err)
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				t.Fatal("websocket still open after Close")
+			}
+			break
+		}
+	}
+}

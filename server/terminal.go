@@ -31,6 +31,8 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil // the upgrader has answered the client
 	}
+	s.terminals.Add(1)
+	defer s.terminals.Done()
 	// The shell is not tied to this request's context beyond the socket.
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
 		sb, err := s.Engine.Ensure(ctx, key, spec, func(p sandbox.Phase) { status("starting", phaseText[p]) })

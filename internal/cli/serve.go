@@ -99,7 +99,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			db.Close()
 		}
 	}()
-	engine, err := docker.New(ctx, log)
+	instance, err := db.InstanceID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := docker.New(ctx, instance, log)
 	if err != nil {
 		return nil, err
 	}

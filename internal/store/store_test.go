@@ -146,3 +146,18 @@ func TestProgress(t *testing.T) {
 		t.Errorf("Attempts = %+v, %v; want newest first", as, err)
 	}
 }
+
+func TestInstanceIDIsStable(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	a, err := db.InstanceID(ctx)
+	if err != nil || len(a) != 8 {
+		t.Fatalf("InstanceID = %q, %v", a, err)
+	}
+	if b, _ := db.InstanceID(ctx); b != a {
+		t.Errorf("second InstanceID = %q, want %q", b, a)
+	}
+	if c, _ := MustOpen(t).InstanceID(ctx); c == a {
+		t.Error("two databases share an instance id")
+	}
+}

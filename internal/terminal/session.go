@@ -56,6 +56,9 @@ func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
 		return err
 	}
 	defer tty.Close()
+	// Unblock the read below when the browser leaves or the server stops.
+	stop := context.AfterFunc(ctx, func() { tty.Close() })
+	defer stop()
 	c.attach(tty)
 	c.status("ready", "")
 
@@ -64,6 +67,9 @@ func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
 		n, err := tty.Read(buf)
 		if n > 0 && !c.send(ctx, Encode(Output, buf[:n])) {
 			return nil // browser gone
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 		if err != nil {
 			c.status("closed", "The shell exited.")

@@ -35,9 +35,10 @@ const (
 
 // Labels that mark what the platform owns, so a restarted server can find it.
 const (
-	LabelManaged = "handson.managed"
-	LabelUser    = "handson.user"
-	LabelLab     = "handson.lab"
+	LabelManaged  = "handson.managed"
+	LabelInstance = "handson.instance"
+	LabelUser     = "handson.user"
+	LabelLab      = "handson.lab"
 )
 
 // MaxOutput caps what Exec keeps of a command's output.
@@ -46,6 +47,7 @@ const MaxOutput = 64 << 10
 // Engine is a sandbox.Engine on a Docker daemon.
 type Engine struct {
 	cli          *client.Client
+	instance     string // this installation's id, in every name and label
 	log          *slog.Logger
 	readyTimeout time.Duration
 
@@ -54,8 +56,12 @@ type Engine struct {
 }
 
 // New connects to the Docker daemon named by the environment (DOCKER_HOST,
-// else the local socket) and checks that it answers.
-func New(ctx context.Context, log *slog.Logger) (*Engine, error) {
+// else the local socket) and checks that it answers. instance names this
+// installation: it owns only sandboxes that carry it.
+func New(ctx context.Context, instance string, log *slog.Logger) (*Engine, error) {
+	if instance == "" {
+		return nil, errors.New("docker engine: empty instance id")
+	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
@@ -66,7 +72,7 @@ func New(ctx context.Context, log *slog.Logger) (*Engine, error) {
 		cli.Close()
 		return nil, fmt.Errorf("docker daemon does not answer (run scripts/ensure-docker.sh): %w", err)
 	}
-	return &Engine{cli: cli, log: log, readyTimeout: 90 * time.Second, locks: map[string]*sync.Mutex{}}, nil
+	return &Engine{cli: cli, instance: instance, log: log, readyTimeout: 90 * time.Second, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // Close releases the client.
@@ -83,9 +89,9 @@ func (e *Engine) CheckImage(ctx context.Context, image string) error {
 	return nil
 }
 
-// Name is the deterministic container name of a sandbox.
-func Name(k sandbox.Key) string {
-	return "handson-u" + strconv.FormatInt(k.UserID, 10) + "-" + k.Lab
+// Name is the deterministic container (and network) name of a sandbox.
+func (e *Engine) Name(k sandbox.Key) string {
+	return "handson-" + e.instance + "-u" + strconv.FormatInt(k.UserID, 10) + "-" + k.Lab
 }
 
 // bridgeName fits Linux's 15-character interface names and shares the
@@ -112,7 +118,7 @@ func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec,
 	if progress == nil {
 		progress = func(sandbox.Phase) {}
 	}
-	name := Name(key)
+	name := e.Name(key)
 	defer e.lock(name)()
 
 	info, err := e.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
@@ -142,9 +148,10 @@ func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec,
 
 func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec sandbox.Spec) error {
 	labels := map[string]string{
-		LabelManaged: "true",
-		LabelUser:    strconv.FormatInt(key.UserID, 10),
-		LabelLab:     key.Lab,
+		LabelManaged:  "true",
+		LabelInstance: e.instance,
+		LabelUser:     strconv.FormatInt(key.UserID, 10),
+		LabelLab:      key.Lab,
 	}
 	if err := e.ensureNetwork(ctx, name, labels); err != nil {
 		return err
@@ -359,7 +366,7 @@ func (t *tty) Resize(cols, rows uint) error {
 
 // Remove implements sandbox.Engine.
 func (e *Engine) Remove(ctx context.Context, key sandbox.Key) error {
-	name := Name(key)
+	name := e.Name(key)
 	defer e.lock(name)()
 	_, err := e.cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {

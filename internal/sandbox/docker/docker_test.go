@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 func newEngine(t *testing.T, key sandbox.Key) *Engine {
 	t.Helper()
 	testenv.RequireDocker(t)
-	e, err := New(context.Background(), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	e, err := New(context.Background(), "test"+strconv.Itoa(os.Getpid()), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if hc.Memory != spec.Limits.MemoryBytes || hc.NanoCPUs != 1e9 || hc.PidsLimit == nil || *hc.PidsLimit != 512 {
 		t.Errorf("limits memory=%d cpus=%d pids=%v", hc.Memory, hc.NanoCPUs, hc.PidsLimit)
 	}
-	if string(hc.NetworkMode) != Name(key) || info.Container.Config.Labels[LabelManaged] != "true" {
+	if string(hc.NetworkMode) != e.Name(key) || info.Container.Config.Labels[LabelManaged] != "true" {
 		t.Errorf("network %q labels %v", hc.NetworkMode, info.Container.Config.Labels)
 	}
 
@@ -119,7 +120,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	if _, err := e.cli.ContainerInspect(ctx, sb.ID, client.ContainerInspectOptions{}); err == nil {
 		t.Error("container still there after Remove")
 	}
-	if _, err := e.cli.NetworkInspect(ctx, Name(key), client.NetworkInspectOptions{}); err == nil {
+	if _, err := e.cli.NetworkInspect(ctx, e.Name(key), client.NetworkInspectOptions{}); err == nil {
 		t.Error("network still there after Remove")
 	}
 }
