@@ -20,7 +20,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		return apperr.Errorf(apperr.NotFound, "This step has no check.")
 	}
 	u := userOf(r)
-	sb, err := s.Engine.Ensure(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.spec(lab), nil)
+	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.spec(lab), nil)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"handson/internal/apperr"
+	"handson/internal/sandbox"
 )
 
 // handler is an HTTP handler that returns its error for one place to answer.
@@ -58,6 +62,10 @@ func (s *Server) api(h handler) http.Handler {
 			return
 		}
 		s.logError(r, err)
+		var busy *sandbox.BusyError
+		if errors.As(err, &busy) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))
+		}
 		writeJSON(w, status(err), map[string]string{"error": apperr.Message(err)})
 	})
 }

@@ -25,10 +25,10 @@ import (
 
 // Server serves the platform.
 type Server struct {
-	Store   *store.DB
-	Course  *content.Course
-	Engine  sandbox.Engine
-	Grader  *grading.Grader
+	Store     *store.DB
+	Course    *content.Course
+	Sandboxes *sandbox.Manager
+	Grader    *grading.Grader
 	Log     *slog.Logger
 	Sandbox sandbox.Spec // image and limits used when a lab names none
 
@@ -119,6 +119,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /labs/{lab}", s.page(s.authed(s.labPage)))
 	mux.Handle("POST /api/labs/{lab}/steps/{step}/check", s.api(s.authed(s.check)))
 	mux.Handle("GET /api/labs/{lab}/terminal", s.api(s.authed(s.terminal)))
+	mux.Handle("GET /api/labs/{lab}/events", s.api(s.authed(s.events)))
+	mux.Handle("POST /api/labs/{lab}/reset", s.api(s.authed(s.reset)))
 
 	// Browsers send Sec-Fetch-Site/Origin; a cross-site form or fetch that
 	// tries to change state is refused before any handler runs.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -46,10 +47,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	fake := &sandboxtest.Fake{}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := &Server{
-		Store: db, Course: course, Engine: fake,
+		Store: db, Course: course, Sandboxes: sandbox.NewManager(fake, db, sandbox.DefaultPolicy(), log),
 		Grader:  &grading.Grader{Engine: fake},
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:     log,
 		Sandbox: sandbox.Spec{Image: "img"},
 	}
 	if err := srv.Open("127.0.0.1:0"); err != nil {
@@ -204,8 +206,8 @@ func TestCheckRecordsAttempts(t *testing.T) {
 	if res.StatusCode != 200 || body["passed"] != true {
 		t.Fatalf("passing check: %d %v", res.StatusCode, body)
 	}
-	if got := e.fake.Ensured[0]; got.Lab != "demo" || got.UserID != 1 {
-		t.Errorf("sandbox key = %+v, want alice's demo sandbox", got)
+	if ensured, _, _, _ := e.fake.Calls(); ensured[0].Lab != "demo" || ensured[0].UserID != 1 {
+		t.Errorf("sandbox key = %+v, want alice's demo sandbox", ensured[0])
 	}
 
 	// Progress survives a reload (it is in SQLite) and is alice's alone.
@@ -355,5 +357,88 @@ func TestCloseEndsTerminals(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+func TestEventsAndReset(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	req, _ := http.NewRequest("GET", e.url+"/api/labs/demo/events", nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	events := make(chan string, 32)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- line
+			}
+		}
+		close(events)
+	}()
+	want := func(substr string) {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatalf("stream ended before %q", substr)
+				}
+				if strings.Contains(ev, substr) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no event with %q", substr)
+			}
+		}
+	}
+	want(`"kind":"state","message":"missing"`)
+	post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil) // starts the sandbox
+	want(`"phase":"creating"`)
+	want(`"phase":"ready"`)
+
+	if res, body := post(t, c, e.url+"/api/labs/demo/reset", nil); res.StatusCode != 200 {
+		t.Fatalf("reset: %d %v", res.StatusCode, body)
+	}
+	want(`"kind":"removed"`)
+	if _, _, _, removed := e.fake.Calls(); len(removed) != 1 || removed[0].UserID != 1 {
+		t.Errorf("removed = %v, want alice's sandbox", removed)
+	}
+	// Bob's page hears nothing of alice's sandbox, and he cannot reset hers:
+	// his reset is of his own (absent) sandbox.
+	if res, _ := post(t, e.login(t, "bob"), e.url+"/api/labs/demo/reset", nil); res.StatusCode != 200 {
+		t.Errorf("bob's reset: %d", res.StatusCode)
+	}
+	if _, _, _, removed := e.fake.Calls(); removed[len(removed)-1].UserID != 2 {
+		t.Errorf("bob's reset removed %v", removed[len(removed)-1])
+	}
+	if res, _ := post(t, c, e.url+"/api/labs/demo/reset", http.Header{"Sec-Fetch-Site": {"cross-site"}}); res.StatusCode != 403 {
+		t.Errorf("cross-site reset: %d, want 403", res.StatusCode)
+	}
+}
+
+func TestBusyAnswersRetryAfter(t *testing.T) {
+	e := newEnv(t)
+	p := sandbox.DefaultPolicy()
+	p.MaxStarts = 1
+	e.srv.Sandboxes = sandbox.NewManager(e.fake, e.db, p, e.srv.Log)
+	e.fake.Gate = make(chan struct{})
+	defer close(e.fake.Gate)
+	c := e.login(t, "alice")
+	go e.srv.Sandboxes.Open(context.Background(), sandbox.Key{UserID: 2, Lab: "demo"}, sandbox.Spec{}, nil) // bob's start holds the slot
+	time.Sleep(100 * time.Millisecond)
+	res, body := post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("check while busy: %d Retry-After=%q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if msg, _ := body["error"].(string); !strings.Contains(msg, "Trying again in") {
+		t.Errorf("error %q", msg)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"handson/internal/apperr"
 	"handson/internal/sandbox"
@@ -33,12 +34,11 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.terminals.Add(1)
 	defer s.terminals.Done()
-	// The shell is not tied to this request's context beyond the socket.
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
-		sb, err := s.Engine.Ensure(ctx, key, spec, func(p sandbox.Phase) { status("starting", phaseText[p]) })
+		sb, err := s.Sandboxes.Open(ctx, key, spec, func(p sandbox.Phase) { status("starting", phaseText[p]) })
 		var tty sandbox.TTY
 		if err == nil {
-			tty, err = s.Engine.Shell(ctx, sb, cols, rows)
+			tty, err = s.Sandboxes.Engine().Shell(ctx, sb, cols, rows)
 		}
 		if err != nil {
 			s.logError(r, err)
@@ -46,7 +46,17 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		}
 		return tty, nil
 	}
-	if err := terminal.Serve(r.Context(), ws, open); err != nil {
+	err = terminal.Serve(r.Context(), ws, terminal.Options{
+		Open:    open,
+		OnInput: func() { s.Sandboxes.Touch(key) },
+		Closed: func() string {
+			if ev, ok := s.Sandboxes.Recent(key, 30*time.Second); ok {
+				return ev.Message
+			}
+			return ""
+		},
+	})
+	if err != nil {
 		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "err", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"handson/content"
 	"handson/internal/auth"
 	"handson/internal/config"
+	"handson/internal/firewall"
 	"handson/internal/grading"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
@@ -66,14 +67,17 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout 
 
 // app is a running platform.
 type app struct {
-	Server *server.Server
-	db     *store.DB
-	engine *docker.Engine
+	Server  *server.Server
+	db      *store.DB
+	engine  *docker.Engine
+	stopRun func() // ends the sandbox manager's loop
 }
 
-// Close stops the server, then releases the database and the engine.
+// Close stops the server and the sandbox manager, then releases the
+// database and the engine. Sandboxes keep running: the next start adopts them.
 func (a *app) Close(ctx context.Context) error {
 	err := a.Server.Close(ctx)
+	a.stopRun()
 	a.engine.Close()
 	if cerr := a.db.Close(); err == nil {
 		err = cerr
@@ -115,11 +119,44 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	if err := engine.CheckImage(ctx, cfg.Image); err != nil {
 		return nil, err
 	}
+	// Sandboxes must not reach the host's services or cloud metadata: no
+	// firewall, no platform.
+	fw := firewall.Rules{BridgePrefix: docker.BridgePrefix}
+	if err := firewall.Ensure(ctx, fw); err != nil {
+		return nil, fmt.Errorf("sandbox firewall: %w", err)
+	}
+
+	sandboxes := sandbox.NewManager(engine, db, sandbox.Policy{
+		IdleStop:  cfg.IdleStop,
+		MaxAge:    cfg.MaxAge,
+		MaxStarts: cfg.MaxStarts,
+		DiskLimit: cfg.DiskMB << 20,
+		Interval:  15 * time.Second,
+		DiskEvery: 4,
+	}, log)
+	// Rules can vanish (a daemon restart, an operator's flush): put them
+	// back before a sandbox starts, or refuse to start it.
+	sandboxes.Guard = func(ctx context.Context) error {
+		if err := firewall.Verify(ctx, fw); err != nil {
+			log.Warn("sandbox firewall incomplete; reinstalling", "err", err)
+			return firewall.Ensure(ctx, fw)
+		}
+		return nil
+	}
+	adopted, reaped, err := sandboxes.Adopt(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("adopt sandboxes: %w", err)
+	}
+	log.Info("sandboxes adopted", "adopted", adopted, "orphans_removed", reaped)
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { sandboxes.Run(runCtx); close(runDone) }()
+	stopRun := func() { cancelRun(); <-runDone } // Run writes last activity on its way out
 
 	srv := &server.Server{
 		Store:         db,
 		Course:        course,
-		Engine:        engine,
+		Sandboxes:     sandboxes,
 		Grader:        &grading.Grader{Engine: engine, Timeout: cfg.CheckTimeout},
 		Log:           log,
 		SecureCookies: cfg.SecureCookies,
@@ -128,14 +165,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}},
 	}
 	if err := srv.Open(cfg.Addr); err != nil {
+		stopRun()
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "handson is serving %d labs at %s\n", len(course.Labs()), srv.URL())
 	if err := firstAdmin(ctx, db, cfg.DataDir, stdout); err != nil {
 		srv.Close(ctx)
+		stopRun()
 		return nil, err
 	}
-	return &app{Server: srv, db: db, engine: engine}, nil
+	return &app{Server: srv, db: db, engine: engine, stopRun: stopRun}, nil
 }
 
 func loadCourse(dir string) (*content.Course, error) {

@@ -19,6 +19,10 @@ type Config struct {
 	MemoryMB      int64
 	CPUs          float64
 	Pids          int64
+	DiskMB        int64
+	IdleStop      time.Duration
+	MaxAge        time.Duration
+	MaxStarts     int
 	CheckTimeout  time.Duration
 	SecureCookies bool
 	LogFormat     string
@@ -34,6 +38,10 @@ func Default() Config {
 		MemoryMB:     1024,
 		CPUs:         1,
 		Pids:         512,
+		DiskMB:       5120,
+		IdleStop:     30 * time.Minute,
+		MaxAge:       30 * 24 * time.Hour,
+		MaxStarts:    4,
 		CheckTimeout: 30 * time.Second,
 		LogFormat:    "text",
 		LogLevel:     "info",
@@ -50,6 +58,10 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MemoryMB, "sandbox-memory", envInt("HANDSON_SANDBOX_MEMORY_MB", c.MemoryMB), "memory per sandbox in MiB (HANDSON_SANDBOX_MEMORY_MB)")
 	fs.Float64Var(&c.CPUs, "sandbox-cpus", envFloat("HANDSON_SANDBOX_CPUS", c.CPUs), "CPUs per sandbox (HANDSON_SANDBOX_CPUS)")
 	fs.Int64Var(&c.Pids, "sandbox-pids", envInt("HANDSON_SANDBOX_PIDS", c.Pids), "process limit per sandbox (HANDSON_SANDBOX_PIDS)")
+	fs.Int64Var(&c.DiskMB, "sandbox-disk", envInt("HANDSON_SANDBOX_DISK_MB", c.DiskMB), "MiB a sandbox may write before it is stopped; 0: unwatched (HANDSON_SANDBOX_DISK_MB)")
+	fs.DurationVar(&c.IdleStop, "idle-stop", envDuration("HANDSON_IDLE_STOP", c.IdleStop), "stop a sandbox after this long without keystrokes or checks; 0: never (HANDSON_IDLE_STOP)")
+	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
+	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more are asked to retry (HANDSON_MAX_STARTS)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
 	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
@@ -65,6 +77,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sandbox-cpus must be positive")
 	case c.Pids < 64:
 		return fmt.Errorf("sandbox-pids %d: at least 64 are needed", c.Pids)
+	case c.MaxStarts < 1:
+		return fmt.Errorf("max-starts must be at least 1")
+	case c.DiskMB < 0 || c.IdleStop < 0 || c.MaxAge < 0:
+		return fmt.Errorf("sandbox-disk, idle-stop and max-age cannot be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)
 	}
@@ -87,6 +103,13 @@ func envInt(name string, def int64) int64 {
 
 func envFloat(name string, def float64) float64 {
 	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
 		return v
 	}
 	return def

@@ -69,6 +69,42 @@ type TTY interface {
 	Resize(cols, rows uint) error
 }
 
+// State is whether a sandbox runs.
+type State string
+
+// States a sandbox can be in.
+const (
+	Running State = "running"
+	Stopped State = "stopped" // its files are kept; Ensure starts it again
+	Missing State = "missing"
+)
+
+// Status is what an engine knows of one sandbox.
+type Status struct {
+	Key       Key
+	Name      string
+	State     State
+	OOMKilled bool      // the kernel killed its main process for memory
+	Created   time.Time // zero when missing
+	DiskBytes int64     // bytes written into the sandbox; -1 when not measured
+}
+
+// Record is what the platform keeps of a sandbox across its own restarts.
+type Record struct {
+	Key        Key
+	State      State // Running or Stopped: what the platform last made it
+	Created    time.Time
+	LastActive time.Time // last keystroke or check
+}
+
+// Registry keeps Records (the store implements it).
+type Registry interface {
+	SaveSandbox(ctx context.Context, r Record) error
+	Sandboxes(ctx context.Context) ([]Record, error)
+	DeleteSandbox(ctx context.Context, key Key) error
+	TouchSandboxes(ctx context.Context, active map[Key]time.Time) error
+}
+
 // Engine runs sandboxes.
 type Engine interface {
 	// Ensure returns the sandbox for key, creating, starting or waiting for
@@ -78,6 +114,20 @@ type Engine interface {
 	Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error)
 	// Shell opens a login shell for the student on a TTY of the given size.
 	Shell(ctx context.Context, sb *Sandbox, cols, rows uint) (TTY, error)
+	// Probe reports whether a running sandbox answers (its own Docker
+	// included) within a short time.
+	Probe(ctx context.Context, key Key) error
+	// Stop stops the sandbox and keeps its files, so Ensure resumes it.
+	Stop(ctx context.Context, key Key) error
+	// Restart kills and starts a sandbox that stopped answering, and
+	// returns once it is ready.
+	Restart(ctx context.Context, key Key) error
 	// Remove deletes the sandbox and everything it owns.
 	Remove(ctx context.Context, key Key) error
+	// Status reports one sandbox; disk asks for its disk usage (costly).
+	Status(ctx context.Context, key Key, disk bool) (*Status, error)
+	// List reports every sandbox this installation owns.
+	List(ctx context.Context) ([]Status, error)
+	// Prune removes what sandboxes left behind (networks of removed ones).
+	Prune(ctx context.Context) error
 }

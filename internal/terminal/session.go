@@ -21,6 +21,16 @@ type TTY interface {
 // progress (sandbox start) through status.
 type Opener func(ctx context.Context, cols, rows uint, status func(state, msg string)) (TTY, error)
 
+// Options for one terminal connection.
+type Options struct {
+	Open Opener
+	// OnInput is called for each input frame: keystrokes are activity.
+	OnInput func()
+	// Closed explains why the shell ended, when the server knows better
+	// than "the shell exited" (the sandbox was stopped or restarted).
+	Closed func() string
+}
+
 const (
 	maxMessage   = 64 << 10
 	pingInterval = 20 * time.Second
@@ -31,10 +41,10 @@ const (
 
 // Serve runs one terminal connection until the websocket or the TTY ends.
 // Exactly one goroutine writes to ws.
-func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
+func Serve(ctx context.Context, ws *websocket.Conn, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &conn{ws: ws, out: make(chan []byte, 64), sized: make(chan struct{}), done: make(chan struct{}), cols: 80, rows: 24}
+	c := &conn{ws: ws, onInput: opts.OnInput, out: make(chan []byte, 64), sized: make(chan struct{}), done: make(chan struct{}), cols: 80, rows: 24}
 	go c.writeLoop(ctx, cancel)
 	readErr := make(chan error, 1)
 	go func() { readErr <- c.readLoop(); cancel() }()
@@ -49,15 +59,16 @@ func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
 	cols, rows := c.cols, c.rows
 	c.mu.Unlock()
 
-	tty, err := open(ctx, cols, rows, c.status)
+	tty, err := opts.Open(ctx, cols, rows, c.status)
 	if err != nil {
 		c.status("error", err.Error())
 		c.closeWith(websocket.CloseInternalServerErr, "sandbox failed")
 		return err
 	}
-	defer tty.Close()
+	closeTTY := sync.OnceValue(tty.Close)
+	defer closeTTY()
 	// Unblock the read below when the browser leaves or the server stops.
-	stop := context.AfterFunc(ctx, func() { tty.Close() })
+	stop := context.AfterFunc(ctx, func() { closeTTY() })
 	defer stop()
 	c.attach(tty)
 	c.status("ready", "")
@@ -72,7 +83,13 @@ func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
 			return nil
 		}
 		if err != nil {
-			c.status("closed", "The shell exited.")
+			msg := "The shell exited."
+			if opts.Closed != nil {
+				if why := opts.Closed(); why != "" {
+					msg = why
+				}
+			}
+			c.status("closed", msg)
 			c.closeWith(websocket.CloseNormalClosure, "shell exited")
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -83,8 +100,9 @@ func Serve(ctx context.Context, ws *websocket.Conn, open Opener) error {
 }
 
 type conn struct {
-	ws  *websocket.Conn
-	out chan []byte
+	ws      *websocket.Conn
+	out     chan []byte
+	onInput func()
 
 	mu         sync.Mutex
 	tty        TTY
@@ -165,6 +183,9 @@ func (c *conn) readLoop() error {
 		}
 		switch typ {
 		case Input:
+			if c.onInput != nil {
+				c.onInput()
+			}
 			c.input(p)
 		case Resize:
 			cols, rows, err := DecodeSize(p)

@@ -65,10 +65,10 @@ func serveLocal(t *testing.T) (*websocket.Conn, chan error) {
 		if err != nil {
 			return
 		}
-		done <- Serve(r.Context(), ws, func(ctx context.Context, cols, rows uint, status func(string, string)) (TTY, error) {
+		done <- Serve(r.Context(), ws, Options{Open: func(ctx context.Context, cols, rows uint, status func(string, string)) (TTY, error) {
 			status("starting", "fake sandbox")
 			return fake.Shell(ctx, nil, cols, rows)
-		})
+		}})
 	}))
 	t.Cleanup(srv.Close)
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)

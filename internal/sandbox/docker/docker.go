@@ -94,11 +94,14 @@ func (e *Engine) Name(k sandbox.Key) string {
 	return "handson-" + e.instance + "-u" + strconv.FormatInt(k.UserID, 10) + "-" + k.Lab
 }
 
-// bridgeName fits Linux's 15-character interface names and shares the
-// "hs-" prefix that host firewall rules match on.
+// BridgePrefix starts the Linux bridge name of every sandbox network; the
+// host firewall (internal/firewall) matches "-i hs-+".
+const BridgePrefix = "hs-"
+
+// bridgeName fits Linux's 15-character interface names.
 func bridgeName(name string) string {
 	h := sha256.Sum256([]byte(name))
-	return "hs-" + hex.EncodeToString(h[:6])
+	return BridgePrefix + hex.EncodeToString(h[:6])
 }
 
 func (e *Engine) lock(name string) func() {

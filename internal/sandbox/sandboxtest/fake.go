@@ -7,7 +7,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -21,17 +23,34 @@ type Fake struct {
 	// ShellCmd is the local command a Shell runs; default /bin/sh.
 	ShellCmd []string
 
-	mu       sync.Mutex
-	Ensured  []sandbox.Key
-	Commands []sandbox.Command
-	Removed  []sandbox.Key
+	mu        sync.Mutex
+	Ensured   []sandbox.Key
+	Commands  []sandbox.Command
+	Removed   []sandbox.Key
+	Stopped   []sandbox.Key
+	Restarted []sandbox.Key
+	States    map[sandbox.Key]*sandbox.Status // what Status and List report
+	ProbeErr  error                           // what Probe answers
+	Gate      chan struct{}                   // when set, Ensure waits for it
 }
 
 var _ sandbox.Engine = (*Fake)(nil)
 
 func (f *Fake) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec, progress func(sandbox.Phase)) (*sandbox.Sandbox, error) {
+	if f.Gate != nil {
+		select {
+		case <-f.Gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	f.Ensured = append(f.Ensured, key)
+	st := f.state(key)
+	if st.State == sandbox.Missing {
+		st.Created = time.Now()
+	}
+	st.State = sandbox.Running
 	f.mu.Unlock()
 	if progress != nil {
 		for _, p := range []sandbox.Phase{sandbox.Creating, sandbox.Starting, sandbox.Waiting, sandbox.Ready} {
@@ -65,11 +84,86 @@ func (f *Fake) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint) 
 	return &PTY{File: p, Cmd: c}, nil
 }
 
+// state returns key's status, making a missing one; f.mu is held.
+func (f *Fake) state(key sandbox.Key) *sandbox.Status {
+	if f.States == nil {
+		f.States = map[sandbox.Key]*sandbox.Status{}
+	}
+	st, ok := f.States[key]
+	if !ok {
+		st = &sandbox.Status{Key: key, Name: "fake", State: sandbox.Missing, DiskBytes: -1}
+		f.States[key] = st
+	}
+	return st
+}
+
+// Set changes what the fake reports of key.
+func (f *Fake) Set(key sandbox.Key, change func(*sandbox.Status)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f.state(key))
+}
+
+func (f *Fake) Stop(ctx context.Context, key sandbox.Key) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Stopped = append(f.Stopped, key)
+	if st := f.state(key); st.State == sandbox.Running {
+		st.State = sandbox.Stopped
+	}
+	return nil
+}
+
+func (f *Fake) Restart(ctx context.Context, key sandbox.Key) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Restarted = append(f.Restarted, key)
+	st := f.state(key)
+	st.State, st.OOMKilled = sandbox.Running, false
+	return nil
+}
+
 func (f *Fake) Remove(ctx context.Context, key sandbox.Key) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Removed = append(f.Removed, key)
+	delete(f.States, key)
 	return nil
+}
+
+func (f *Fake) Status(ctx context.Context, key sandbox.Key, disk bool) (*sandbox.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := *f.state(key)
+	return &st, nil
+}
+
+func (f *Fake) List(ctx context.Context) ([]sandbox.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sandbox.Status
+	for _, st := range f.States {
+		if st.State != sandbox.Missing {
+			out = append(out, *st)
+		}
+	}
+	return out, nil
+}
+
+func (f *Fake) Prune(ctx context.Context) error { return nil }
+
+// Probe fails while ProbeErr is set.
+func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ProbeErr
+}
+
+// Calls returns copies of what was asked, safe to read while the fake is used.
+func (f *Fake) Calls() (ensured, stopped, restarted, removed []sandbox.Key) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.Ensured), slices.Clone(f.Stopped), slices.Clone(f.Restarted), slices.Clone(f.Removed)
 }
 
 // PTY is a local process on a pseudo-terminal.
@@ -87,4 +181,11 @@ func (p *PTY) Close() error {
 	err := p.File.Close()
 	p.Cmd.Wait()
 	return err
+}
+
+// SetProbe makes Probe answer err (nil: healthy).
+func (f *Fake) SetProbe(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ProbeErr = err
 }

@@ -1,0 +1,414 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"handson/internal/apperr"
+)
+
+// Policy says when sandboxes stop or go away, and how many start at once.
+type Policy struct {
+	IdleStop  time.Duration // stop after this long without keystrokes or checks; 0: never
+	MaxAge    time.Duration // remove this long after creation; 0: never
+	MaxStarts int           // sandboxes starting at once; more are told to retry
+	DiskLimit int64         // bytes a sandbox may write; 0: not watched
+	Interval  time.Duration // how often every sandbox is looked at
+	DiskEvery int           // measure disk every this many intervals (it is costly)
+}
+
+// DefaultPolicy suits a class on one machine.
+func DefaultPolicy() Policy {
+	return Policy{
+		IdleStop:  30 * time.Minute,
+		MaxAge:    30 * 24 * time.Hour,
+		MaxStarts: 4,
+		DiskLimit: 5 << 30,
+		Interval:  15 * time.Second,
+		DiskEvery: 4,
+	}
+}
+
+// Event is news about a sandbox for its student's page.
+type Event struct {
+	Kind    string `json:"kind"` // phase, recovered, stopped, removed, disk
+	Phase   Phase  `json:"phase,omitempty"`
+	Message string `json:"message"`
+}
+
+// Event kinds.
+const (
+	KindPhase     = "phase"
+	KindRecovered = "recovered"
+	KindStopped   = "stopped"
+	KindRemoved   = "removed"
+	KindDisk      = "disk"
+)
+
+// BusyError says too many sandboxes are starting; try again after RetryAfter.
+type BusyError struct{ RetryAfter time.Duration }
+
+func (e *BusyError) Error() string { return e.Unwrap().Error() }
+
+// Unwrap gives the user-safe message.
+func (e *BusyError) Unwrap() error {
+	return apperr.Errorf(apperr.Unavailable, "The server is starting many sandboxes right now. Trying again in %d s.", int(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// Manager applies a Policy to an Engine's sandboxes, remembers them in a
+// Registry, and tells students what happened to theirs. It speaks only the
+// Engine interface.
+type Manager struct {
+	// Guard, when set, must pass before any sandbox starts: the host's
+	// isolation (firewall rules) is in place, or no sandbox runs.
+	Guard func(ctx context.Context) error
+
+	engine Engine
+	reg    Registry
+	policy Policy
+	log    *slog.Logger
+	now    func() time.Time
+	starts chan struct{} // one token per sandbox starting
+
+	mu       sync.Mutex
+	active   map[Key]time.Time // activity not yet written to the registry
+	subs     map[Key]map[chan Event]struct{}
+	last     map[Key]lastEvent
+	failures map[Key]int   // probes failed in a row
+	startAvg time.Duration // moving average of start times, for RetryAfter
+}
+
+type lastEvent struct {
+	Event
+	at time.Time
+}
+
+// NewManager returns a Manager; call Adopt once, then Run.
+func NewManager(engine Engine, reg Registry, policy Policy, log *slog.Logger) *Manager {
+	if policy.MaxStarts <= 0 {
+		policy.MaxStarts = 1
+	}
+	if policy.Interval <= 0 {
+		policy.Interval = DefaultPolicy().Interval
+	}
+	if policy.DiskEvery <= 0 {
+		policy.DiskEvery = 1
+	}
+	return &Manager{
+		engine: engine, reg: reg, policy: policy, log: log, now: time.Now,
+		starts:   make(chan struct{}, policy.MaxStarts),
+		active:   map[Key]time.Time{},
+		subs:     map[Key]map[chan Event]struct{}{},
+		last:     map[Key]lastEvent{},
+		failures: map[Key]int{},
+		startAvg: 3 * time.Second,
+	}
+}
+
+// Engine is the engine the manager drives.
+func (m *Manager) Engine() Engine { return m.engine }
+
+// Open returns key's sandbox, ready, starting or creating it as needed.
+// Progress goes to progress and to the key's subscribers.
+func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error) {
+	st, err := m.engine.Status(ctx, key, false)
+	if err != nil {
+		return nil, err
+	}
+	if st.State != Running {
+		if m.Guard != nil {
+			if err := m.Guard(ctx); err != nil {
+				m.log.Error("sandbox isolation is not in place; not starting sandboxes", "err", err)
+				return nil, apperr.Errorf(apperr.Unavailable, "Sandboxes cannot start: the server's isolation is not in place. Please tell the administrator.")
+			}
+		}
+		select {
+		case m.starts <- struct{}{}:
+			defer func() { <-m.starts }()
+		default:
+			m.mu.Lock()
+			wait := m.startAvg
+			m.mu.Unlock()
+			return nil, &BusyError{RetryAfter: wait}
+		}
+	}
+	now := m.now()
+	// Recorded before the engine acts, so a server killed mid-start finds
+	// the sandbox on its next start and adopts it instead of leaking it.
+	if err := m.reg.SaveSandbox(ctx, Record{Key: key, State: Running, Created: now, LastActive: now}); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	sb, err := m.engine.Ensure(ctx, key, spec, func(p Phase) {
+		if progress != nil {
+			progress(p)
+		}
+		m.publish(key, Event{Kind: KindPhase, Phase: p})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st.State != Running {
+		m.mu.Lock()
+		m.startAvg = (3*m.startAvg + time.Since(started)) / 4
+		m.mu.Unlock()
+	}
+	m.Touch(key)
+	return sb, nil
+}
+
+// Touch records activity: a keystroke or a check.
+func (m *Manager) Touch(key Key) {
+	m.mu.Lock()
+	m.active[key] = m.now()
+	m.mu.Unlock()
+}
+
+// Reset removes key's sandbox; the next Open makes a fresh one.
+func (m *Manager) Reset(ctx context.Context, key Key) error {
+	if err := m.engine.Remove(ctx, key); err != nil {
+		return err
+	}
+	if err := m.reg.DeleteSandbox(ctx, key); err != nil {
+		return err
+	}
+	m.publish(key, Event{Kind: KindRemoved, Message: "Your sandbox was reset. Reconnect to start a fresh one."})
+	return nil
+}
+
+// Subscribe returns key's events until cancel is called.
+func (m *Manager) Subscribe(key Key) (<-chan Event, func()) {
+	ch := make(chan Event, 16)
+	m.mu.Lock()
+	if m.subs[key] == nil {
+		m.subs[key] = map[chan Event]struct{}{}
+	}
+	m.subs[key][ch] = struct{}{}
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.subs[key], ch)
+		if len(m.subs[key]) == 0 {
+			delete(m.subs, key)
+		}
+		m.mu.Unlock()
+	}
+}
+
+// Recent returns the last non-progress event of key if it happened within d:
+// why a terminal just lost its shell.
+func (m *Manager) Recent(key Key, d time.Duration) (Event, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ev, ok := m.last[key]
+	return ev.Event, ok && m.now().Sub(ev.at) <= d
+}
+
+func (m *Manager) publish(key Key, ev Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ev.Kind != KindPhase {
+		m.last[key] = lastEvent{ev, m.now()}
+	}
+	for ch := range m.subs[key] {
+		select {
+		case ch <- ev:
+		default: // a stuck page misses news rather than stalling the manager
+		}
+	}
+}
+
+// Adopt reconciles the registry with what the engine runs, after a start or
+// a crash: known sandboxes are kept, sandboxes nobody knows are removed,
+// records of vanished sandboxes are dropped.
+func (m *Manager) Adopt(ctx context.Context) (adopted, reaped int, err error) {
+	running, err := m.engine.List(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	recs, err := m.reg.Sandboxes(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	known := map[Key]Record{}
+	for _, r := range recs {
+		known[r.Key] = r
+	}
+	seen := map[Key]bool{}
+	for _, st := range running {
+		seen[st.Key] = true
+		rec, ok := known[st.Key]
+		if !ok {
+			m.log.Info("removing orphan sandbox", "sandbox", st.Name)
+			if err := m.engine.Remove(ctx, st.Key); err != nil {
+				return adopted, reaped, err
+			}
+			reaped++
+			continue
+		}
+		adopted++
+		if rec.State != st.State { // e.g. the host rebooted: all are stopped
+			rec.State = st.State
+			if err := m.reg.SaveSandbox(ctx, rec); err != nil {
+				return adopted, reaped, err
+			}
+		}
+	}
+	for _, r := range recs {
+		if !seen[r.Key] {
+			if err := m.reg.DeleteSandbox(ctx, r.Key); err != nil {
+				return adopted, reaped, err
+			}
+		}
+	}
+	return adopted, reaped, m.engine.Prune(ctx)
+}
+
+// Run applies the policy every interval until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.policy.Interval)
+	defer t.Stop()
+	for tick := 1; ; tick++ {
+		select {
+		case <-ctx.Done():
+			m.flush(context.Background())
+			return
+		case <-t.C:
+			if err := m.Sweep(ctx, tick%m.policy.DiskEvery == 0); err != nil && ctx.Err() == nil {
+				m.log.Error("sandbox sweep", "err", err)
+			}
+		}
+	}
+}
+
+func (m *Manager) flush(ctx context.Context) error {
+	m.mu.Lock()
+	active := m.active
+	m.active = map[Key]time.Time{}
+	m.mu.Unlock()
+	if len(active) == 0 {
+		return nil
+	}
+	if err := m.reg.TouchSandboxes(ctx, active); err != nil {
+		m.mu.Lock()
+		for k, t := range active { // keep them for the next try
+			if t.After(m.active[k]) {
+				m.active[k] = t
+			}
+		}
+		m.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Sweep looks at every sandbox once: age, idleness, health, disk.
+func (m *Manager) Sweep(ctx context.Context, disk bool) error {
+	if err := m.flush(ctx); err != nil {
+		return err
+	}
+	recs, err := m.reg.Sandboxes(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range recs {
+		if err := m.sweepOne(ctx, r, disk); err != nil {
+			errs = append(errs, fmt.Errorf("%d/%s: %w", r.Key.UserID, r.Key.Lab, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
+	now := m.now()
+	if m.policy.MaxAge > 0 && now.Sub(r.Created) > m.policy.MaxAge {
+		if err := m.engine.Remove(ctx, r.Key); err != nil {
+			return err
+		}
+		m.publish(r.Key, Event{Kind: KindRemoved, Message: fmt.Sprintf("Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", m.policy.MaxAge)})
+		return m.reg.DeleteSandbox(ctx, r.Key)
+	}
+	if r.State != Running {
+		return nil
+	}
+	st, err := m.engine.Status(ctx, r.Key, disk && m.policy.DiskLimit > 0)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.State == Missing: // removed behind the platform's back
+		return m.reg.DeleteSandbox(ctx, r.Key)
+
+	case m.policy.IdleStop > 0 && now.Sub(r.LastActive) > m.policy.IdleStop:
+		return m.stop(ctx, r, Event{Kind: KindStopped, Message: fmt.Sprintf(
+			"Your sandbox was stopped after %s without activity. Your files are kept: reconnect to resume.", m.policy.IdleStop)})
+
+	case st.State == Stopped: // it died while in use: out of memory, or stopped from outside
+		why := "stopped unexpectedly"
+		if st.OOMKilled {
+			why = "ran out of memory"
+		}
+		return m.recover(ctx, r.Key, why)
+
+	case st.DiskBytes > m.policy.DiskLimit && m.policy.DiskLimit > 0:
+		return m.stop(ctx, r, Event{Kind: KindDisk, Message: fmt.Sprintf(
+			"Your sandbox uses %s of disk, more than its limit of %s, and was stopped. Reconnect, then free space (for example docker system prune -a), or reset the sandbox.",
+			bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit))})
+	}
+
+	if err := m.engine.Probe(ctx, r.Key); err != nil {
+		m.mu.Lock()
+		m.failures[r.Key]++
+		n := m.failures[r.Key]
+		m.mu.Unlock()
+		m.log.Info("sandbox probe failed", "user", r.Key.UserID, "lab", r.Key.Lab, "failures", n, "err", err)
+		if n >= 2 { // one slow answer is not a hang
+			return m.recover(ctx, r.Key, "stopped answering (too many processes or too little memory)")
+		}
+		return nil
+	}
+	m.mu.Lock()
+	delete(m.failures, r.Key)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
+	if err := m.engine.Stop(ctx, r.Key); err != nil {
+		return err
+	}
+	r.State = Stopped
+	if err := m.reg.SaveSandbox(ctx, r); err != nil {
+		return err
+	}
+	m.publish(r.Key, ev)
+	return nil
+}
+
+func (m *Manager) recover(ctx context.Context, key Key, why string) error {
+	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
+	m.mu.Lock()
+	delete(m.failures, key)
+	m.mu.Unlock()
+	if err := m.engine.Restart(ctx, key); err != nil {
+		return err
+	}
+	m.publish(key, Event{Kind: KindRecovered, Message: "Your sandbox " + why + " and was restarted. Your files are kept; containers you ran inside it were stopped."})
+	return nil
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,261 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"handson/internal/apperr"
+	"handson/internal/sandbox"
+	"handson/internal/sandbox/sandboxtest"
+	"handson/internal/store"
+)
+
+var (
+	alice = sandbox.Key{UserID: 1, Lab: "lab"}
+	bob   = sandbox.Key{UserID: 2, Lab: "lab"}
+	ctx   = context.Background()
+)
+
+func newManager(t *testing.T, p sandbox.Policy) (*sandbox.Manager, *sandboxtest.Fake, *store.DB) {
+	t.Helper()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, name := range []string{"alice", "bob"} {
+		if err := db.CreateUser(ctx, &store.User{Username: name, PasswordHash: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake := &sandboxtest.Fake{}
+	return sandbox.NewManager(fake, db, p, slog.New(slog.NewTextHandler(io.Discard, nil))), fake, db
+}
+
+func record(t *testing.T, db *store.DB, k sandbox.Key) (sandbox.Record, bool) {
+	t.Helper()
+	recs, err := db.Sandboxes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Key == k {
+			return r, true
+		}
+	}
+	return sandbox.Record{}, false
+}
+
+func next(t *testing.T, ch <-chan sandbox.Event, kind string) sandbox.Event {
+	t.Helper()
+	for {
+		select {
+		case ev := <-ch:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+func TestOpenRecordsAndStreamsProgress(t *testing.T) {
+	m, _, db := newManager(t, sandbox.DefaultPolicy())
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	var phases []sandbox.Phase
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(phases) != 4 || phases[3] != sandbox.Ready {
+		t.Errorf("progress = %v", phases)
+	}
+	if ev := next(t, events, sandbox.KindPhase); ev.Phase != sandbox.Creating {
+		t.Errorf("first event = %+v, want the creating phase", ev)
+	}
+	if r, ok := record(t, db, alice); !ok || r.State != sandbox.Running {
+		t.Errorf("record = %+v, %v; want running", r, ok)
+	}
+}
+
+func TestBusy(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.MaxStarts = 1
+	m, fake, _ := newManager(t, p)
+	fake.Gate = make(chan struct{})
+	done := make(chan error)
+	go func() { _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); done <- err }()
+	time.Sleep(50 * time.Millisecond) // alice holds the only start slot
+	_, err := m.Open(ctx, bob, sandbox.Spec{}, nil)
+	var busy *sandbox.BusyError
+	if !errors.As(err, &busy) || busy.RetryAfter <= 0 || apperr.Code(err) != apperr.Unavailable {
+		t.Fatalf("second start: %v, want busy with a retry time", err)
+	}
+	if !strings.Contains(apperr.Message(err), "Trying again in") {
+		t.Errorf("message %q does not say when", apperr.Message(err))
+	}
+	close(fake.Gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(ctx, bob, sandbox.Spec{}, nil); err != nil {
+		t.Errorf("after the first start finished: %v", err)
+	}
+	// A running sandbox needs no start slot.
+	fake.Gate = make(chan struct{})
+	close(fake.Gate)
+}
+
+func TestIdleStopAndResume(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.IdleStop = 100 * time.Millisecond
+	m, fake, db := newManager(t, p)
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	m.Open(ctx, bob, sandbox.Spec{}, nil)
+	for range 4 { // alice types; bob does nothing
+		time.Sleep(50 * time.Millisecond)
+		m.Touch(alice)
+		if err := m.Sweep(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stopped, _, _ := fake.Calls()
+	if len(stopped) != 1 || stopped[0] != bob {
+		t.Fatalf("stopped = %v, want only bob (alice was active)", stopped)
+	}
+	if r, _ := record(t, db, bob); r.State != sandbox.Stopped {
+		t.Errorf("bob's record = %+v, want stopped", r)
+	}
+	time.Sleep(150 * time.Millisecond)
+	m.Sweep(ctx, false)
+	if ev := next(t, events, sandbox.KindStopped); !strings.Contains(ev.Message, "files are kept") {
+		t.Errorf("stop message %q", ev.Message)
+	}
+	if ev, ok := m.Recent(alice, time.Minute); !ok || ev.Kind != sandbox.KindStopped {
+		t.Errorf("Recent = %+v %v", ev, ok)
+	}
+	// Resuming starts it again and marks it running.
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := record(t, db, alice); r.State != sandbox.Running {
+		t.Errorf("after resume: %+v", r)
+	}
+}
+
+func TestRecovery(t *testing.T) {
+	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+
+	fake.SetProbe(errors.New("exec failed: read init-p: connection reset by peer"))
+	m.Sweep(ctx, false)
+	if _, _, restarted, _ := fake.Calls(); len(restarted) != 0 {
+		t.Fatal("restarted after one failed probe")
+	}
+	m.Sweep(ctx, false)
+	if _, _, restarted, _ := fake.Calls(); len(restarted) != 1 {
+		t.Fatalf("restarted = %v after two failed probes, want alice", restarted)
+	}
+	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "stopped answering") {
+		t.Errorf("message %q", ev.Message)
+	}
+	fake.SetProbe(nil)
+
+	// Its main process killed for memory: restarted, and the student told why.
+	fake.Set(alice, func(st *sandbox.Status) { st.State, st.OOMKilled = sandbox.Stopped, true })
+	m.Sweep(ctx, false)
+	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "ran out of memory") {
+		t.Errorf("message %q", ev.Message)
+	}
+}
+
+func TestDiskLimit(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.DiskLimit = 1 << 30
+	m, fake, _ := newManager(t, p)
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	fake.Set(alice, func(st *sandbox.Status) { st.DiskBytes = 3 << 29 })
+	m.Sweep(ctx, true)
+	if _, stopped, _, _ := fake.Calls(); len(stopped) != 1 {
+		t.Fatalf("stopped = %v, want alice over the disk limit", stopped)
+	}
+	if ev := next(t, events, sandbox.KindDisk); !strings.Contains(ev.Message, "1.5 GiB") || !strings.Contains(ev.Message, "1.0 GiB") {
+		t.Errorf("message %q should give the usage and the limit", ev.Message)
+	}
+}
+
+func TestMaxAgeAndReset(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.MaxAge = 50 * time.Millisecond
+	m, fake, db := newManager(t, p)
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	time.Sleep(100 * time.Millisecond)
+	m.Open(ctx, bob, sandbox.Spec{}, nil)
+	m.Sweep(ctx, false)
+	if _, _, _, removed := fake.Calls(); len(removed) != 1 || removed[0] != alice {
+		t.Fatalf("removed = %v, want alice (too old)", removed)
+	}
+	if _, ok := record(t, db, alice); ok {
+		t.Error("alice's record kept after removal")
+	}
+	if err := m.Reset(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := record(t, db, bob); ok {
+		t.Error("bob's record kept after reset")
+	}
+}
+
+func TestAdopt(t *testing.T) {
+	m, fake, db := newManager(t, sandbox.DefaultPolicy())
+	carol := sandbox.Key{UserID: 1, Lab: "other"}
+	// alice: recorded and running (adopted); bob: running, unknown (orphan);
+	// carol: recorded, gone (forgotten).
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	m.Open(ctx, carol, sandbox.Spec{}, nil)
+	fake.Set(bob, func(st *sandbox.Status) { st.State = sandbox.Running })
+	fake.Set(carol, func(st *sandbox.Status) { st.State = sandbox.Missing })
+	fake.Set(alice, func(st *sandbox.Status) { st.State = sandbox.Stopped }) // the host rebooted
+
+	adopted, reaped, err := m.Adopt(ctx)
+	if err != nil || adopted != 1 || reaped != 1 {
+		t.Fatalf("Adopt = %d, %d, %v; want 1 adopted, 1 reaped", adopted, reaped, err)
+	}
+	if _, _, _, removed := fake.Calls(); len(removed) != 1 || removed[0] != bob {
+		t.Errorf("removed = %v, want the orphan bob", removed)
+	}
+	if r, ok := record(t, db, alice); !ok || r.State != sandbox.Stopped {
+		t.Errorf("alice = %+v, want kept and marked stopped", r)
+	}
+	if _, ok := record(t, db, carol); ok {
+		t.Error("carol's record kept though her sandbox is gone")
+	}
+}
+
+func TestActivityIsWrittenInBatches(t *testing.T) {
+	m, _, db := newManager(t, sandbox.DefaultPolicy())
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	before, _ := record(t, db, alice)
+	time.Sleep(20 * time.Millisecond)
+	m.Touch(alice)
+	if r, _ := record(t, db, alice); !r.LastActive.Equal(before.LastActive) {
+		t.Error("a keystroke was written at once")
+	}
+	m.Sweep(ctx, false)
+	if r, _ := record(t, db, alice); !r.LastActive.After(before.LastActive) {
+		t.Errorf("last active %v not moved past %v by the sweep", r.LastActive, before.LastActive)
+	}
+}
