@@ -29,8 +29,8 @@ type Server struct {
 	Course    *content.Course
 	Sandboxes *sandbox.Manager
 	Grader    *grading.Grader
-	Log     *slog.Logger
-	Sandbox sandbox.Spec // image and limits used when a lab names none
+	Log       *slog.Logger
+	Sandbox   sandbox.Spec // image and limits used when a lab names none
 
 	// SecureCookies marks cookies Secure and gives the session cookie the
 	// __Host- prefix; on when the platform is served over TLS.
