@@ -119,7 +119,7 @@ func matchTranslation(primary, t *Lab) Errors {
 		}
 		s.Check, s.Solve, s.Setup = p.Check, p.Solve, p.Setup
 	}
-	t.Duration, t.Image = primary.Duration, primary.Image
+	t.Duration, t.Image, t.Resources = primary.Duration, primary.Image, primary.Resources
 	return errs
 }
 

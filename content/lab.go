@@ -8,11 +8,21 @@ type Lab struct {
 	Title    string
 	Duration string // as written, e.g. "30m"
 	Image    string // sandbox image; empty means the platform's default
+	// Resources overrides the platform's sandbox limits for this lab;
+	// zero fields keep the platform's.
+	Resources Resources
 	Lang     string // "ja", "en", …; the primary file's language comes from front matter
 	File     string // where it was read from, for error messages
 
 	IntroHTML string
 	Steps     []*Step
+}
+
+// Resources are a lab's sandbox limits.
+type Resources struct {
+	MemoryBytes int64
+	CPUs        float64
+	Pids        int64
 }
 
 // Step is one task of a lab with an optional check.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -39,8 +40,13 @@ type frontMatter struct {
 	ID       string `yaml:"id"`
 	Title    string `yaml:"title"`
 	Duration string `yaml:"duration"`
-	Image    string `yaml:"image"`
-	Lang     string `yaml:"lang"`
+	Image     string `yaml:"image"`
+	Lang      string `yaml:"lang"`
+	Resources struct {
+		Memory string  `yaml:"memory"` // "2g", "512m"
+		CPUs   float64 `yaml:"cpus"`
+		Pids   int64   `yaml:"pids"`
+	} `yaml:"resources"`
 }
 
 // Roles a fenced block can have (the words after the language in its info string).
@@ -187,6 +193,21 @@ func (p *parser) frontMatter(lines []string, lab *Lab) int {
 	if lab.Title == "" {
 		p.errorf(2, 1, "front matter has no title")
 	}
+	res := fm.Resources
+	if res.Memory != "" {
+		n, err := units.RAMInBytes(res.Memory)
+		if err != nil || n < 256<<20 {
+			p.errorf(2, 1, "resources.memory %q: give a size of at least 256m, like 512m or 2g", res.Memory)
+		}
+		lab.Resources.MemoryBytes = n
+	}
+	if res.CPUs < 0 || res.CPUs > 64 {
+		p.errorf(2, 1, "resources.cpus %v: give a number of CPUs, like 0.5 or 2", res.CPUs)
+	}
+	if res.Pids != 0 && res.Pids < 64 {
+		p.errorf(2, 1, "resources.pids %d: a Docker daemon needs at least 64", res.Pids)
+	}
+	lab.Resources.CPUs, lab.Resources.Pids = res.CPUs, res.Pids
 	return end + 1
 }
 

@@ -25,6 +25,9 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if r, err := Parse("r.md", []byte(strings.Replace(good, "duration: 10m", "duration: 10m\nresources: {memory: 2g, cpus: 1.5, pids: 800}", 1))); err != nil || r.Resources != (Resources{2 << 30, 1.5, 800}) {
+		t.Errorf("resources = %+v, %v", r, err)
+	}
 	if lab.ID != "demo" || lab.Title != "デモ" || lab.Duration != "10m" {
 		t.Errorf("front matter = %q %q %q", lab.ID, lab.Title, lab.Duration)
 	}
@@ -68,6 +71,8 @@ func TestParseErrors(t *testing.T) {
 		{"check without solve", "---\nid: x\ntitle: X\n---\n## A {#a}\n```check\ntrue\n```\n", "has a check but no solve"},
 		{"unclosed fence", "---\nid: x\ntitle: X\n---\n## A {#a}\n```bash\necho\n", "lab.md:6:1: code block is never closed"},
 		{"bad yaml", "---\nid: [x\ntitle: X\n---\n## A {#a}\n", "lab.md:"},
+		{"bad memory", "---\nid: x\ntitle: X\nresources:\n  memory: lots\n---\n## A {#a}\n", `resources.memory "lots"`},
+		{"few pids", "---\nid: x\ntitle: X\nresources:\n  pids: 10\n---\n## A {#a}\n", "resources.pids 10"},
 		{"two checks", "---\nid: x\ntitle: X\n---\n## A {#a}\n```check\na\n```\n```check\nb\n```\n```solve\nc\n```\n", "one check block"},
 		{"script in intro", "---\nid: x\ntitle: X\n---\n```check\na\n```\n## A {#a}\n", "belong inside a step"},
 	} {

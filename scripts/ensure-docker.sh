@@ -8,13 +8,22 @@ LOG_DIR=/var/log/handson
 LOG=$LOG_DIR/dockerd.log
 TIMEOUT=${DOCKER_START_TIMEOUT:-60}
 
-if docker info >/dev/null 2>&1; then
-  echo "docker: daemon already answering (log, if started by us: $LOG)"
+# Root in a sandbox container must not be root on the host (it could write
+# /proc/sys/kernel/core_pattern, which sandboxes cannot mask: rootless Docker
+# needs an unmasked /proc). The daemon maps container ids into this range.
+# 300000 ids: the student's own rootless Docker maps 100000-165535 inside.
+REMAP_USER=handson-remap
+REMAP_RANGE="1000000:300000"
+
+remapped() { docker info --format '{{join .SecurityOptions " "}}' 2>/dev/null | grep -o 'name=userns' >/dev/null; }
+
+if docker info >/dev/null 2>&1 && remapped; then
+  echo "docker: daemon already answering, user namespaces remapped (log, if started by us: $LOG)"
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-docker.sh: the daemon is not answering and installing it needs root" >&2
+  echo "ensure-docker.sh: the daemon is not answering (or not remapped) and setting it up needs root" >&2
   exit 1
 fi
 
@@ -48,6 +57,20 @@ fi
 
 mkdir -p "$LOG_DIR"
 
+# User-namespace remapping: a user owning the id range, and the daemon told
+# to use it.
+id "$REMAP_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$REMAP_USER"
+for f in /etc/subuid /etc/subgid; do
+  grep "^$REMAP_USER:" "$f" >/dev/null 2>&1 || echo "$REMAP_USER:$REMAP_RANGE" >>"$f"
+done
+mkdir -p /etc/docker
+if [ ! -s /etc/docker/daemon.json ]; then
+  printf '{\n  "userns-remap": "%s"\n}\n' "$REMAP_USER" >/etc/docker/daemon.json
+elif ! grep '"userns-remap"' /etc/docker/daemon.json >/dev/null; then
+  echo "ensure-docker.sh: /etc/docker/daemon.json exists without \"userns-remap\"; add \"userns-remap\": \"$REMAP_USER\" to it and run me again" >&2
+  exit 1
+fi
+
 # Start dockerd unless the host's one is already running (maybe still starting
 # up). Judge by its pid file: `pgrep dockerd` would also match the rootless
 # dockerds inside sandboxes.
@@ -58,6 +81,15 @@ host_dockerd_alive() {
   [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/dockerd ] &&
     [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
 }
+if host_dockerd_alive && ! remapped; then
+  # A daemon started before remapping was configured: restart it. Its
+  # containers stop, and images must be built again (remapped storage is
+  # separate): make run and make test do that next.
+  echo "docker: restarting dockerd to turn on user-namespace remapping"
+  pid=$(cat /var/run/docker.pid)
+  kill "$pid"
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+fi
 if ! host_dockerd_alive; then
   # A pid file left by a dead daemon makes dockerd refuse to start.
   rm -f /var/run/docker.pid
@@ -70,7 +102,11 @@ fi
 
 for _ in $(seq 1 "$TIMEOUT"); do
   if docker info >/dev/null 2>&1; then
-    echo "docker: daemon answering; log: $LOG"
+    if ! remapped; then
+      echo "ensure-docker.sh: dockerd answers but without user-namespace remapping; see $LOG" >&2
+      exit 1
+    fi
+    echo "docker: daemon answering, user namespaces remapped; log: $LOG"
     exit 0
   fi
   sleep 1

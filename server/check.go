@@ -47,5 +47,14 @@ func (s *Server) spec(lab *content.Lab) sandbox.Spec {
 	if lab.Image != "" {
 		spec.Image = lab.Image
 	}
+	if r := lab.Resources; r.MemoryBytes > 0 {
+		spec.Limits.MemoryBytes = r.MemoryBytes
+	}
+	if r := lab.Resources; r.CPUs > 0 {
+		spec.Limits.CPUs = r.CPUs
+	}
+	if r := lab.Resources; r.Pids > 0 {
+		spec.Limits.Pids = r.Pids
+	}
 	return spec
 }

@@ -161,7 +161,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Log:           log,
 		SecureCookies: cfg.SecureCookies,
 		Sandbox: sandbox.Spec{Image: cfg.Image, Limits: sandbox.Limits{
-			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids,
+			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
 		}},
 	}
 	if err := srv.Open(cfg.Addr); err != nil {

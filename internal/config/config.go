@@ -19,6 +19,7 @@ type Config struct {
 	MemoryMB      int64
 	CPUs          float64
 	Pids          int64
+	OpenFiles     int64
 	DiskMB        int64
 	IdleStop      time.Duration
 	MaxAge        time.Duration
@@ -38,6 +39,7 @@ func Default() Config {
 		MemoryMB:     1024,
 		CPUs:         1,
 		Pids:         512,
+		OpenFiles:    8192,
 		DiskMB:       5120,
 		IdleStop:     30 * time.Minute,
 		MaxAge:       30 * 24 * time.Hour,
@@ -58,6 +60,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MemoryMB, "sandbox-memory", envInt("HANDSON_SANDBOX_MEMORY_MB", c.MemoryMB), "memory per sandbox in MiB (HANDSON_SANDBOX_MEMORY_MB)")
 	fs.Float64Var(&c.CPUs, "sandbox-cpus", envFloat("HANDSON_SANDBOX_CPUS", c.CPUs), "CPUs per sandbox (HANDSON_SANDBOX_CPUS)")
 	fs.Int64Var(&c.Pids, "sandbox-pids", envInt("HANDSON_SANDBOX_PIDS", c.Pids), "process limit per sandbox (HANDSON_SANDBOX_PIDS)")
+	fs.Int64Var(&c.OpenFiles, "sandbox-nofile", envInt("HANDSON_SANDBOX_NOFILE", c.OpenFiles), "open files per process in a sandbox (HANDSON_SANDBOX_NOFILE)")
 	fs.Int64Var(&c.DiskMB, "sandbox-disk", envInt("HANDSON_SANDBOX_DISK_MB", c.DiskMB), "MiB a sandbox may write before it is stopped; 0: unwatched (HANDSON_SANDBOX_DISK_MB)")
 	fs.DurationVar(&c.IdleStop, "idle-stop", envDuration("HANDSON_IDLE_STOP", c.IdleStop), "stop a sandbox after this long without keystrokes or checks; 0: never (HANDSON_IDLE_STOP)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
@@ -77,6 +80,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sandbox-cpus must be positive")
 	case c.Pids < 64:
 		return fmt.Errorf("sandbox-pids %d: at least 64 are needed", c.Pids)
+	case c.OpenFiles < 1024:
+		return fmt.Errorf("sandbox-nofile %d: a Docker daemon needs at least 1024", c.OpenFiles)
 	case c.MaxStarts < 1:
 		return fmt.Errorf("max-starts must be at least 1")
 	case c.DiskMB < 0 || c.IdleStop < 0 || c.MaxAge < 0:

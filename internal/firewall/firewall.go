@@ -29,11 +29,8 @@ import (
 	"strings"
 )
 
-// Chain names this package owns.
-const (
-	InputChain   = "HANDSON-INPUT"
-	ForwardChain = "HANDSON-FORWARD"
-)
+// DefaultName prefixes the platform's chains: HANDSON-INPUT, HANDSON-FORWARD.
+const DefaultName = "HANDSON"
 
 // dockerUser is the chain dockerd creates for user rules; FORWARD jumps to it
 // before any of Docker's own rules.
@@ -41,6 +38,9 @@ const dockerUser = "DOCKER-USER"
 
 // Rules says what sandboxes may reach.
 type Rules struct {
+	// Name prefixes our chains (NAME-INPUT, NAME-FORWARD); empty means
+	// DefaultName. Tests use their own, so they never touch the platform's.
+	Name string
 	// BridgePrefix starts the Linux bridge name of every sandbox network
 	// ("hs-"); the rules match "-i BridgePrefix+".
 	BridgePrefix string
@@ -77,7 +77,7 @@ var (
 // plan is the complete rule set of family f, in order. Each spec is written
 // exactly as `iptables -S` prints it, so Verify can compare text.
 func plan(r Rules, f family) []chain {
-	in := chain{name: InputChain, hook: "INPUT"}
+	in := chain{name: r.chainName("INPUT"), hook: "INPUT"}
 	in.rules = append(in.rules, rule{"-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
 		"replies to connections the host opened, and their ICMP errors"})
 	for _, p := range ports(r) {
@@ -94,7 +94,7 @@ func plan(r Rules, f family) []chain {
 		// TCP gets a reset: with only the ICMP answer, a connect() from the
 		// sandbox took a SYN retransmission (~1 s) to fail (kernel 6.18).
 		link, other := "-d 169.254.0.0/16", "-o "+r.BridgePrefix+"+"
-		chains = append(chains, chain{name: ForwardChain, hook: dockerUser, rules: []rule{
+		chains = append(chains, chain{name: r.chainName("FORWARD"), hook: dockerUser, rules: []rule{
 			{link + " -p tcp -j REJECT --reject-with tcp-reset",
 				"link-local, above all cloud metadata at 169.254.169.254"},
 			{link + " -j REJECT --reject-with icmp-port-unreachable",
@@ -108,6 +108,13 @@ func plan(r Rules, f family) []chain {
 	return chains
 }
 
+func (r Rules) chainName(suffix string) string {
+	if r.Name == "" {
+		return DefaultName + "-" + suffix
+	}
+	return r.Name + "-" + suffix
+}
+
 // jump is the hook rule that sends sandbox traffic into c.
 func jump(r Rules, c chain) string { return "-i " + r.BridgePrefix + "+ -j " + c.name }
 
@@ -118,9 +125,15 @@ func ports(r Rules) []int {
 	return slices.Compact(p)
 }
 
-var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,14}$`)
+var (
+	validPrefix = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,14}$`)
+	validName   = regexp.MustCompile(`^([A-Z0-9_]{1,20})?$`) // chain names stay under iptables' 28 characters
+)
 
 func (r Rules) validate() error {
+	if !validName.MatchString(r.Name) {
+		return fmt.Errorf("firewall: name %q: want up to 20 capital letters, digits or '_'", r.Name)
+	}
 	if !validPrefix.MatchString(r.BridgePrefix) {
 		return fmt.Errorf("firewall: bridge prefix %q: want 1-14 letters, digits, '-', '_' or '.'", r.BridgePrefix)
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,10 @@ import (
 
 	"handson/internal/testenv"
 )
+
+// testName and the "ht-" bridge prefix keep the tests' rules apart from the
+// platform's (HANDSON, "hs-"), which a server on this host may rely on.
+const testName = "HSTEST"
 
 const busybox = "handson/busybox:latest"
 
@@ -37,7 +40,7 @@ func fakeIptables(t *testing.T, out, errOut string, rc int) {
 
 func TestErrorsSayWhatToDo(t *testing.T) {
 	ctx := context.Background()
-	r := Rules{BridgePrefix: "hs-"}
+	r := Rules{Name: testName, BridgePrefix: "ht-"}
 
 	t.Run("no iptables", func(t *testing.T) {
 		t.Setenv("PATH", t.TempDir())
@@ -65,7 +68,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		t.Log(err)
 	})
 	t.Run("bad rules", func(t *testing.T) {
-		for _, bad := range []Rules{{}, {BridgePrefix: "hs- x"}, {BridgePrefix: "hs-", AllowedPorts: []int{0}}, {BridgePrefix: "hs-", AllowedPorts: []int{70000}}} {
+		for _, bad := range []Rules{{}, {Name: testName, BridgePrefix: "ht- x"}, {BridgePrefix: "hs-", AllowedPorts: []int{0}}, {BridgePrefix: "hs-", AllowedPorts: []int{70000}}} {
 			if err := Ensure(ctx, bad); err == nil {
 				t.Errorf("Ensure(%+v) = nil, want an error", bad)
 			}
@@ -99,40 +102,11 @@ func ipt(t *testing.T, cmd string, args ...string) string {
 func ours(t *testing.T, cmd string) string {
 	var b strings.Builder
 	for line := range strings.Lines(ipt(t, cmd, "-S")) {
-		if strings.Contains(line, "HANDSON-") {
+		if strings.Contains(line, testName+"-") {
 			b.WriteString(line)
 		}
 	}
 	return b.String()
-}
-
-// takeOver removes rules a server on this host may have installed (the
-// positive controls need a host without them) and puts them back, as they
-// were, when the test ends.
-func takeOver(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	all := ipt(t, "iptables", "-S")
-	if !strings.Contains(all, "-N "+InputChain) {
-		return
-	}
-	prev := Rules{BridgePrefix: "hs-"}
-	if m := regexp.MustCompile(`-A INPUT -i (\S+)\+ -j ` + InputChain).FindStringSubmatch(all); m != nil {
-		prev.BridgePrefix = m[1]
-	}
-	for _, m := range regexp.MustCompile(`-A `+InputChain+` -p tcp -m tcp --dport (\d+) -j ACCEPT`).FindAllStringSubmatch(all, -1) {
-		p, _ := strconv.Atoi(m[1])
-		prev.AllowedPorts = append(prev.AllowedPorts, p)
-	}
-	t.Logf("rules already installed on this host (%+v): removing them for the test, restoring after", prev)
-	if err := Remove(ctx, prev); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := Ensure(ctx, prev); err != nil {
-			t.Errorf("restoring the host's rules %+v: %v", prev, err)
-		}
-	})
 }
 
 func cleanupRules(t *testing.T, r Rules) {
@@ -145,9 +119,8 @@ func cleanupRules(t *testing.T, r Rules) {
 
 func TestEnsureVerifyRemove(t *testing.T) {
 	requireRootAndDocker(t)
-	takeOver(t)
 	ctx := context.Background()
-	r := Rules{BridgePrefix: "hs-", AllowedPorts: []int{65001, 65000, 65001}}
+	r := Rules{Name: testName, BridgePrefix: "ht-", AllowedPorts: []int{65001, 65000, 65001}}
 	cleanupRules(t, r)
 	cmds := []string{"iptables"}
 	if _, err := os.Stat("/proc/net/if_inet6"); err == nil {
@@ -185,10 +158,10 @@ func TestEnsureVerifyRemove(t *testing.T) {
 	for _, c := range cmds {
 		for _, hook := range hooks[c] {
 			out := ipt(t, c, "-S", hook)
-			if n := strings.Count(out, " -j HANDSON-"); n != 1 {
+			if n := strings.Count(out, " -j HSTEST-"); n != 1 {
 				t.Errorf("%s %s: %d jumps, want 1:\n%s", c, hook, n, out)
 			}
-			if firstRule := strings.SplitN(strings.SplitN(out, "\n-A ", 2)[1], "\n", 2)[0]; !strings.Contains(firstRule, "-i hs-+ -j HANDSON-") {
+			if firstRule := strings.SplitN(strings.SplitN(out, "\n-A ", 2)[1], "\n", 2)[0]; !strings.Contains(firstRule, "-i ht-+ -j HSTEST-") {
 				t.Errorf("%s %s: first rule is %q, want our jump", c, hook, firstRule)
 			}
 		}
@@ -206,23 +179,23 @@ func TestEnsureVerifyRemove(t *testing.T) {
 		undo  []string // what the test must remove itself, if anything
 		wants string
 	}{
-		{"rule deleted", []string{"-D", InputChain, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}, nil,
-			`IPv4: HANDSON-INPUT lacks rule "-p tcp -j REJECT --reject-with tcp-reset"`},
-		{"metadata rule deleted", []string{"-D", ForwardChain, "-d", "169.254.0.0/16", "-j", "REJECT"}, nil,
-			`IPv4: HANDSON-FORWARD lacks rule "-d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable"`},
-		{"tcp metadata rule deleted", []string{"-D", ForwardChain, "-d", "169.254.0.0/16", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}, nil,
-			`IPv4: HANDSON-FORWARD lacks rule "-d 169.254.0.0/16 -p tcp -j REJECT --reject-with tcp-reset"`},
-		{"rule added", []string{"-I", InputChain, "1", "-j", "ACCEPT"}, nil,
-			`IPv4: HANDSON-INPUT has unexpected rule "-j ACCEPT"`},
-		{"jump deleted", []string{"-D", "DOCKER-USER", "-i", "hs-+", "-j", ForwardChain}, nil,
-			`IPv4: DOCKER-USER does not jump to HANDSON-FORWARD`},
-		{"jump repeated", []string{"-A", "INPUT", "-i", "hs-+", "-j", InputChain}, nil,
-			`IPv4: INPUT jumps to HANDSON-INPUT 2 times`},
-		{"rule ahead of the jump", []string{"-I", "INPUT", "1", "-i", "hs-+", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"},
-			[]string{"-D", "INPUT", "-i", "hs-+", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"},
-			`IPv4: the jump "-i hs-+ -j HANDSON-INPUT" is not the first rule of INPUT`},
-		{"chain flushed", []string{"-F", ForwardChain}, nil,
-			`IPv4: HANDSON-FORWARD lacks rule "-o hs-+ -p tcp -j REJECT --reject-with tcp-reset"`},
+		{"rule deleted", []string{"-D", testName + "-INPUT", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}, nil,
+			`IPv4: HSTEST-INPUT lacks rule "-p tcp -j REJECT --reject-with tcp-reset"`},
+		{"metadata rule deleted", []string{"-D", testName + "-FORWARD", "-d", "169.254.0.0/16", "-j", "REJECT"}, nil,
+			`IPv4: HSTEST-FORWARD lacks rule "-d 169.254.0.0/16 -j REJECT --reject-with icmp-port-unreachable"`},
+		{"tcp metadata rule deleted", []string{"-D", testName + "-FORWARD", "-d", "169.254.0.0/16", "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}, nil,
+			`IPv4: HSTEST-FORWARD lacks rule "-d 169.254.0.0/16 -p tcp -j REJECT --reject-with tcp-reset"`},
+		{"rule added", []string{"-I", testName + "-INPUT", "1", "-j", "ACCEPT"}, nil,
+			`IPv4: HSTEST-INPUT has unexpected rule "-j ACCEPT"`},
+		{"jump deleted", []string{"-D", "DOCKER-USER", "-i", "ht-+", "-j", testName + "-FORWARD"}, nil,
+			`IPv4: DOCKER-USER does not jump to HSTEST-FORWARD`},
+		{"jump repeated", []string{"-A", "INPUT", "-i", "ht-+", "-j", testName + "-INPUT"}, nil,
+			`IPv4: INPUT jumps to HSTEST-INPUT 2 times`},
+		{"rule ahead of the jump", []string{"-I", "INPUT", "1", "-i", "ht-+", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"},
+			[]string{"-D", "INPUT", "-i", "ht-+", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"},
+			`IPv4: the jump "-i ht-+ -j HSTEST-INPUT" is not the first rule of INPUT`},
+		{"chain flushed", []string{"-F", testName + "-FORWARD"}, nil,
+			`IPv4: HSTEST-FORWARD lacks rule "-o ht-+ -p tcp -j REJECT --reject-with tcp-reset"`},
 	}
 	for _, d := range damage {
 		ipt(t, "iptables", d.cmd...)
@@ -243,8 +216,8 @@ func TestEnsureVerifyRemove(t *testing.T) {
 		}
 	}
 	if len(cmds) == 2 {
-		ipt(t, "ip6tables", "-D", "INPUT", "-i", "hs-+", "-j", InputChain)
-		if err := Verify(ctx, r); err == nil || !strings.Contains(err.Error(), "IPv6: INPUT does not jump to HANDSON-INPUT") {
+		ipt(t, "ip6tables", "-D", "INPUT", "-i", "ht-+", "-j", testName+"-INPUT")
+		if err := Verify(ctx, r); err == nil || !strings.Contains(err.Error(), "IPv6: INPUT does not jump to HSTEST-INPUT") {
 			t.Errorf("IPv6 jump deleted: Verify = %v", err)
 		}
 		if err := Ensure(ctx, r); err != nil {
@@ -253,7 +226,7 @@ func TestEnsureVerifyRemove(t *testing.T) {
 	}
 
 	// Other allowed ports: Ensure refills; Verify with the old Rules objects.
-	r2 := Rules{BridgePrefix: "hs-", AllowedPorts: []int{65002}}
+	r2 := Rules{Name: testName, BridgePrefix: "ht-", AllowedPorts: []int{65002}}
 	if err := Ensure(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
@@ -274,12 +247,12 @@ func TestEnsureVerifyRemove(t *testing.T) {
 			t.Errorf("%s after Remove:\n%s", c, got)
 		}
 	}
-	if err := Verify(ctx, r); err == nil || !strings.Contains(err.Error(), "chain HANDSON-INPUT is missing") {
+	if err := Verify(ctx, r); err == nil || !strings.Contains(err.Error(), "chain HSTEST-INPUT is missing") {
 		t.Errorf("Verify after Remove = %v", err)
 	}
 }
 
-// --- the real proof: what a container on an hs- bridge can reach ----------
+// --- the real proof: what a container on a sandbox bridge can reach ----------
 
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
@@ -383,12 +356,11 @@ func probe(t *testing.T, ctr, host string, port int, want string) (outcome, time
 func TestSandboxReachability(t *testing.T) {
 	requireRootAndDocker(t)
 	waitForImage(t, busybox)
-	takeOver(t)
 	ctx := context.Background()
 
 	const (
-		net1, net2 = "hs-fwtest", "hs-fwtest2"
-		a, b, pub  = "hs-fwtest-a", "hs-fwtest-b", "hs-fwtest-pub"
+		net1, net2 = "ht-fwtest", "ht-fwtest2"
+		a, b, pub  = "ht-fwtest-a", "ht-fwtest-b", "ht-fwtest-pub"
 	)
 	removeFixtures := func() {
 		exec.Command("docker", "rm", "-f", a, b, pub).Run()
@@ -418,7 +390,7 @@ func TestSandboxReachability(t *testing.T) {
 
 	blocked := serve(t, ":0", "HOST-SERVICE") // dual stack: 0.0.0.0 and [::]
 	allowed := serve(t, "0.0.0.0:0", "HOST-ALLOWED")
-	r := Rules{BridgePrefix: "hs-", AllowedPorts: []int{allowed}}
+	r := Rules{Name: testName, BridgePrefix: "ht-", AllowedPorts: []int{allowed}}
 	cleanupRules(t, r)
 
 	gw1, gw2 := ifaceAddr(t, net1, false), ifaceAddr(t, net2, false)

@@ -20,6 +20,7 @@ type Limits struct {
 	MemoryBytes int64
 	CPUs        float64
 	Pids        int64
+	OpenFiles   int64 // per process (RLIMIT_NOFILE)
 }
 
 // Spec says what to start.

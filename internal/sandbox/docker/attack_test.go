@@ -258,6 +258,20 @@ if [ -e /proc/sysrq-trigger ]; then try sysrq-trigger-open sh -c ': >>/proc/sysr
 		}
 	})
 
+	t.Run("5b no way to root inside", func(t *testing.T) {
+		// The checks run as root in the sandbox; a student who became root
+		// could forge them. No setuid/setgid program is left to try.
+		res := execLog(t, e, a, "", tryFn+`
+found=$(find / -xdev -type f -perm /6000 2>/dev/null)
+[ -n "$found" ] && printf '    %s\n' $found
+try setuid-programs test -n "$found"
+try su su -c id root </dev/null`, 30*time.Second)
+		assertBlocked(t, "student", res.Output, "setuid-programs", "su")
+		// Root in the container is not root on the host.
+		res = execLog(t, e, a, "root", tryFn+`try host-root grep -E '^ +0 +0 ' /proc/self/uid_map`, 10*time.Second)
+		assertBlocked(t, "root", res.Output, "host-root")
+	})
+
 	t.Run("6 host processes", func(t *testing.T) {
 		hostNS, _ := os.Readlink("/proc/self/ns/pid")
 		hostPID, _ := os.ReadFile("/var/run/docker.pid")

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,7 +73,27 @@ func New(ctx context.Context, instance string, log *slog.Logger) (*Engine, error
 		cli.Close()
 		return nil, fmt.Errorf("docker daemon does not answer (run scripts/ensure-docker.sh): %w", err)
 	}
+	if err := checkRemapped(ctx, cli); err != nil {
+		cli.Close()
+		return nil, err
+	}
 	return &Engine{cli: cli, instance: instance, log: log, readyTimeout: 90 * time.Second, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// checkRemapped refuses a daemon without user-namespace remapping: there,
+// root in a sandbox is root on the host, and the unmasked /proc rootless
+// Docker needs lets it write host kernel settings (core_pattern: an escape).
+func checkRemapped(ctx context.Context, cli *client.Client) error {
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	for _, opt := range info.Info.SecurityOptions {
+		if strings.Contains(opt, "name=userns") {
+			return nil
+		}
+	}
+	return errors.New(`the Docker daemon runs without user-namespace remapping, so root in a sandbox would be root on the host; set "userns-remap" in /etc/docker/daemon.json (scripts/ensure-docker.sh does) and restart dockerd`)
 }
 
 // Close releases the client.
@@ -187,6 +208,7 @@ func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec 
 				MemorySwap: spec.Limits.MemoryBytes, // no swap on top
 				NanoCPUs:   int64(spec.Limits.CPUs * 1e9),
 				PidsLimit:  &pids,
+				Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: spec.Limits.OpenFiles, Hard: spec.Limits.OpenFiles}},
 				Devices: []container.DeviceMapping{
 					{PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm"},
 					{PathOnHost: "/dev/net/tun", PathInContainer: "/dev/net/tun", CgroupPermissions: "rwm"},

@@ -37,7 +37,7 @@ func newEngine(t *testing.T, key sandbox.Key) *Engine {
 	return e
 }
 
-var spec = sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512}}
+var spec = sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 4096}}
 
 func TestSandboxLifecycle(t *testing.T) {
 	key := sandbox.Key{UserID: 999001, Lab: "engine-test"}
@@ -67,6 +67,9 @@ func TestSandboxLifecycle(t *testing.T) {
 	}
 	if hc.Memory != spec.Limits.MemoryBytes || hc.NanoCPUs != 1e9 || hc.PidsLimit == nil || *hc.PidsLimit != 512 {
 		t.Errorf("limits memory=%d cpus=%d pids=%v", hc.Memory, hc.NanoCPUs, hc.PidsLimit)
+	}
+	if len(hc.Ulimits) != 1 || hc.Ulimits[0].Name != "nofile" || hc.Ulimits[0].Hard != 4096 {
+		t.Errorf("ulimits = %v, want nofile 4096", hc.Ulimits)
 	}
 	if string(hc.NetworkMode) != e.Name(key) || info.Container.Config.Labels[LabelManaged] != "true" {
 		t.Errorf("network %q labels %v", hc.NetworkMode, info.Container.Config.Labels)
