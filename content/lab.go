@@ -11,8 +11,8 @@ type Lab struct {
 	// Resources overrides the platform's sandbox limits for this lab;
 	// zero fields keep the platform's.
 	Resources Resources
-	Lang     string // "ja", "en", …; the primary file's language comes from front matter
-	File     string // where it was read from, for error messages
+	Lang      string // "ja", "en", …; the primary file's language comes from front matter
+	File      string // where it was read from, for error messages
 
 	IntroHTML string
 	Steps     []*Step

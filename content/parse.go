@@ -37,9 +37,9 @@ func (es Errors) Error() string {
 
 // frontMatter is the YAML header of a lab file.
 type frontMatter struct {
-	ID       string `yaml:"id"`
-	Title    string `yaml:"title"`
-	Duration string `yaml:"duration"`
+	ID        string `yaml:"id"`
+	Title     string `yaml:"title"`
+	Duration  string `yaml:"duration"`
 	Image     string `yaml:"image"`
 	Lang      string `yaml:"lang"`
 	Resources struct {
