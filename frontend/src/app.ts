@@ -7,6 +7,7 @@ import './app.css';
 
 import { initCheckButtons } from './check';
 import { initExecBlocks } from './exec';
+import { initSandbox } from './sandbox';
 import { TerminalSession } from './terminal';
 import type { Terminal } from '@xterm/xterm';
 
@@ -24,6 +25,11 @@ function initLabPage(): void {
   if (!container?.dataset.ws) return;
   const status = document.querySelector<HTMLElement>('.terminal-status');
   const session = new TerminalSession(container, status);
+
+  initSandbox((fresh) => {
+    if (fresh) session.term.reset();
+    session.reconnect();
+  });
 
   initExecBlocks((text) => {
     const sent = session.send(text);

@@ -168,6 +168,14 @@ export class TerminalSession {
     this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
   }
 
+  /** Drops the current socket (if any) and connects again at once. */
+  reconnect(): void {
+    const ws = this.ws;
+    this.ws = null; // its close event is then ignored
+    ws?.close();
+    this.reconnectNow();
+  }
+
   private reconnectNow(): void {
     window.clearTimeout(this.reconnectTimer);
     this.backoffMs = BACKOFF_FIRST_MS;

@@ -177,7 +177,7 @@ func (m *Manager) Reset(ctx context.Context, key Key) error {
 	if err := m.reg.DeleteSandbox(ctx, key); err != nil {
 		return err
 	}
-	m.publish(key, Event{Kind: KindRemoved, Message: "Your sandbox was reset. Reconnect to start a fresh one."})
+	m.publish(key, Event{Kind: KindRemoved, Message: "Your sandbox was reset: everything in it was deleted, and a fresh one starts."})
 	return nil
 }
 
