@@ -362,14 +362,22 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 			bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit))})
 	}
 
-	if err := m.engine.Probe(ctx, r.Key); err != nil {
+	// A fork bomb may leave the sandbox answering, slowly, with its
+	// process table full and a CPU busy: that counts as a failure too.
+	err = m.engine.Probe(ctx, r.Key)
+	full := st.ProcsMax > 0 && st.Procs*100 >= st.ProcsMax*95
+	if err != nil || full {
 		m.mu.Lock()
 		m.failures[r.Key]++
 		n := m.failures[r.Key]
 		m.mu.Unlock()
-		m.log.Info("sandbox probe failed", "user", r.Key.UserID, "lab", r.Key.Lab, "failures", n, "err", err)
+		m.log.Info("sandbox unhealthy", "user", r.Key.UserID, "lab", r.Key.Lab, "failures", n, "procs", st.Procs, "procs_max", st.ProcsMax, "err", err)
 		if n >= 2 { // one slow answer is not a hang
-			return m.recover(ctx, r.Key, "stopped answering (too many processes or too little memory)")
+			why := "stopped answering (too little memory?)"
+			if full {
+				why = "ran out of processes (a fork bomb?)"
+			}
+			return m.recover(ctx, r.Key, why)
 		}
 		return nil
 	}

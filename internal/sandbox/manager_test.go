@@ -172,6 +172,15 @@ func TestRecovery(t *testing.T) {
 	}
 	fake.SetProbe(nil)
 
+	// Answering, but with its process table full: a fork bomb.
+	fake.Set(alice, func(st *sandbox.Status) { st.Procs, st.ProcsMax = 510, 512 })
+	m.Sweep(ctx, false)
+	m.Sweep(ctx, false)
+	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "fork bomb") {
+		t.Errorf("message %q", ev.Message)
+	}
+	fake.Set(alice, func(st *sandbox.Status) { st.Procs = 20 })
+
 	// Its main process killed for memory: restarted, and the student told why.
 	fake.Set(alice, func(st *sandbox.Status) { st.State, st.OOMKilled = sandbox.Stopped, true })
 	m.Sweep(ctx, false)

@@ -88,6 +88,8 @@ type Status struct {
 	OOMKilled bool      // the kernel killed its main process for memory
 	Created   time.Time // zero when missing
 	DiskBytes int64     // bytes written into the sandbox; -1 when not measured
+	Procs     int64     // processes running now (when running)
+	ProcsMax  int64     // the process limit; 0 when unknown
 }
 
 // Record is what the platform keeps of a sandbox across its own restarts.

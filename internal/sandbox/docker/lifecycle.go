@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -93,7 +94,25 @@ func (e *Engine) Status(ctx context.Context, key sandbox.Key, disk bool) (*sandb
 	if disk && c.SizeRw != nil {
 		st.DiskBytes = *c.SizeRw
 	}
+	if st.State == sandbox.Running {
+		st.Procs, st.ProcsMax = e.procs(ctx, name)
+	}
 	return st, nil
+}
+
+// procs reads the sandbox's process count and limit from one stats sample
+// (zeros if it cannot: the count is a hint, not a verdict).
+func (e *Engine) procs(ctx context.Context, name string) (cur, limit int64) {
+	res, err := e.cli.ContainerStats(ctx, name, client.ContainerStatsOptions{})
+	if err != nil {
+		return 0, 0
+	}
+	defer res.Body.Close()
+	var stats container.StatsResponse
+	if err := json.NewDecoder(res.Body).Decode(&stats); err != nil {
+		return 0, 0
+	}
+	return int64(stats.PidsStats.Current), int64(stats.PidsStats.Limit)
 }
 
 // List implements sandbox.Engine.

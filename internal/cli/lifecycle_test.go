@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"handson/internal/config"
+	"handson/internal/sandbox"
+	"handson/internal/sandbox/docker"
+	"handson/internal/testenv"
+)
+
+const crashLab = "crash-test"
+
+// startQuiet starts the platform on a free port with dataDir.
+func startQuiet(t *testing.T, dataDir string) *app {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	t.Setenv("HANDSON_ADMIN_PASSWORD", "lifecycle-password")
+	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatalf("start the platform: %v", err)
+	}
+	return a
+}
+
+// owned lists the containers and networks of the installation a belongs to.
+func owned(t *testing.T, a *app) (containers, networks []string) {
+	t.Helper()
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	instance, err := a.db.InstanceID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := client.Filters{}.Add("label", docker.LabelInstance+"="+instance)
+	cs, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs.Items {
+		containers = append(containers, c.Names[0])
+	}
+	ns, err := cli.NetworkList(context.Background(), client.NetworkListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns.Items {
+		networks = append(networks, n.Name)
+	}
+	return containers, networks
+}
+
+// TestCrashChild is the server killed in TestCrashMidStartIsAdopted; it
+// runs only as that test's child process.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("HANDSON_CRASH_CHILD")
+	if dir == "" {
+		t.Skip("helper process of TestCrashMidStartIsAdopted")
+	}
+	a := startQuiet(t, dir)
+	key := sandbox.Key{UserID: 1, Lab: crashLab} // the first admin
+	go a.Server.Sandboxes.Open(context.Background(), key, a.Server.Sandbox, nil)
+	time.Sleep(time.Minute) // the parent kills us long before
+}
+
+// A server killed with SIGKILL while a sandbox starts leaks nothing: the
+// next start adopts the sandbox, which then works.
+func TestCrashMidStartIsAdopted(t *testing.T) {
+	testenv.RequireDocker(t)
+	dir := t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+	child.Env = append(os.Environ(), "HANDSON_CRASH_CHILD="+dir)
+	out, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, bufio.NewReader(out))
+
+	// Kill it once its sandbox's container exists, while it waits for Docker.
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	f := client.Filters{}.Add("label", docker.LabelLab+"="+crashLab).Add("label", docker.LabelUser+"=1")
+	deadline := time.Now().Add(60 * time.Second)
+	var name string
+	for name == "" && time.Now().Before(deadline) {
+		cs, _ := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+		for _, c := range cs.Items {
+			if strings.Contains(c.Names[0], "-u1-"+crashLab) {
+				// Only this run's: its data dir's instance id is unknown to us
+				// until the child wrote it, so match the newest.
+				name = c.Names[0]
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	if name == "" {
+		t.Fatal("the child never created its sandbox")
+	}
+	t.Logf("killed the server mid-start; its sandbox %s exists", name)
+
+	a := startQuiet(t, dir)
+	defer a.Close(context.Background())
+	t.Cleanup(func() { a.engine.Remove(context.Background(), sandbox.Key{UserID: 1, Lab: crashLab}) })
+	containers, networks := owned(t, a)
+	if len(containers) != 1 || len(networks) != 1 {
+		t.Fatalf("after restart: containers %v, networks %v; want exactly the one sandbox", containers, networks)
+	}
+	recs, err := a.db.Sandboxes(context.Background())
+	if err != nil || len(recs) != 1 || recs[0].Key.Lab != crashLab {
+		t.Fatalf("records after restart = %+v, %v; want the adopted sandbox", recs, err)
+	}
+	var phases []sandbox.Phase
+	start := time.Now()
+	if _, err := a.Server.Sandboxes.Open(context.Background(), recs[0].Key, a.Server.Sandbox, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("adopted sandbox ready in %s (phases %v)", time.Since(start).Round(time.Millisecond), phases)
+	for _, p := range phases {
+		if p == sandbox.Creating {
+			t.Error("the adopted sandbox was created again")
+		}
+	}
+}
+
+// A sandbox stopped behind the platform's back, or fork-bombed, is found by
+// the sweep, restarted, and its student told.
+func TestRecoveryOnRealDaemon(t *testing.T) {
+	testenv.RequireDocker(t)
+	a := startQuiet(t, t.TempDir())
+	defer a.Close(context.Background())
+	ctx := context.Background()
+	key := sandbox.Key{UserID: 1, Lab: "recovery-test"}
+	t.Cleanup(func() { a.engine.Remove(context.Background(), key) })
+	m := a.Server.Sandboxes
+	events, cancel := m.Subscribe(key)
+	defer cancel()
+	sb, err := m.Open(ctx, key, a.Server.Sandbox, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	waitRecovered := func(why string) {
+		t.Helper()
+		for i := 0; i < 5; i++ {
+			if err := m.Sweep(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case ev := <-drain(events, sandbox.KindRecovered):
+				t.Logf("%s: %s", why, ev.Message)
+				if err := a.engine.Probe(ctx, key); err != nil {
+					t.Fatalf("after recovery the sandbox does not answer: %v", err)
+				}
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		t.Fatalf("%s: not recovered after 5 sweeps", why)
+	}
+
+	cli, _ := client.New(client.FromEnv)
+	defer cli.Close()
+	timeout := 1
+	if _, err := cli.ContainerStop(ctx, sb.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+		t.Fatal(err)
+	}
+	waitRecovered("stopped from outside")
+
+	start := time.Now()
+	bomb := `setsid bash -c ':(){ :|:& };:' >/dev/null 2>&1 </dev/null & sleep 2`
+	if _, err := a.engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"bash", "-c", bomb}, Timeout: 20 * time.Second}); err != nil {
+		t.Logf("exec of the bomb: %v", err)
+	}
+	waitRecovered("fork bomb")
+	t.Logf("fork bomb to recovered sandbox: %s", time.Since(start).Round(time.Millisecond))
+	st, _ := a.engine.Status(ctx, key, false)
+	if st.Procs >= st.ProcsMax*95/100 {
+		t.Errorf("after recovery %d of %d processes are in use", st.Procs, st.ProcsMax)
+	}
+}
+
+// drain returns a channel that yields the first event of kind from events.
+func drain(events <-chan sandbox.Event, kind string) <-chan sandbox.Event {
+	out := make(chan sandbox.Event, 1)
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == kind {
+					out <- ev
+					return
+				}
+			case <-time.After(200 * time.Millisecond):
+				return
+			}
+		}
+	}()
+	return out
+}
+
