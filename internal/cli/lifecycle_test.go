@@ -218,4 +218,3 @@ func drain(events <-chan sandbox.Event, kind string) <-chan sandbox.Event {
 	}()
 	return out
 }
-
