@@ -34,10 +34,18 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.terminals.Add(1)
 	defer s.terminals.Done()
+	// The shell opens as soon as the sandbox runs; its Docker may need a
+	// few more seconds (the image's docker command waits for it).
+	var ready <-chan error
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
-		sb, err := s.Sandboxes.Open(ctx, key, spec, func(p sandbox.Phase) { status("starting", phaseText[p]) })
+		sb, dockerReady, err := s.Sandboxes.Start(ctx, key, spec, func(p sandbox.Phase) {
+			if p == sandbox.Creating || p == sandbox.Starting {
+				status("starting", phaseText[p])
+			}
+		})
 		var tty sandbox.TTY
 		if err == nil {
+			ready = dockerReady
 			tty, err = s.Sandboxes.Engine().Shell(ctx, sb, cols, rows)
 		}
 		if err != nil {
@@ -49,6 +57,27 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	err = terminal.Serve(r.Context(), ws, terminal.Options{
 		Open:    open,
 		OnInput: func() { s.Sandboxes.Touch(key) },
+		AfterOpen: func(ctx context.Context, status func(state, msg string)) {
+			report := func(err error) {
+				if err != nil {
+					status("error", apperr.Message(err))
+					return
+				}
+				status("ready", phaseText[sandbox.Ready])
+			}
+			select {
+			case err := <-ready: // already up: say so at once
+				report(err)
+				return
+			default:
+			}
+			status("ready", phaseText[sandbox.Waiting])
+			select {
+			case err := <-ready:
+				report(err)
+			case <-ctx.Done():
+			}
+		},
 		Closed: func() string {
 			if ev, ok := s.Sandboxes.Recent(key, 30*time.Second); ok {
 				return ev.Message

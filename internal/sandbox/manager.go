@@ -113,53 +113,82 @@ func NewManager(engine Engine, reg Registry, policy Policy, log *slog.Logger) *M
 // Engine is the engine the manager drives.
 func (m *Manager) Engine() Engine { return m.engine }
 
-// Open returns key's sandbox, ready, starting or creating it as needed.
-// Progress goes to progress and to the key's subscribers.
+// Open returns key's sandbox once its own Docker answers, starting or
+// creating it as needed. Progress goes to progress and to subscribers.
 func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error) {
-	st, err := m.engine.Status(ctx, key, false)
+	sb, ready, err := m.Start(ctx, key, spec, progress)
 	if err != nil {
 		return nil, err
 	}
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+// Start returns key's sandbox as soon as it runs (a shell can open), and a
+// channel that yields once its own Docker answers (nil) or will not.
+func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, <-chan error, error) {
+	emit := func(p Phase) {
+		if progress != nil {
+			progress(p)
+		}
+		m.publish(key, Event{Kind: KindPhase, Phase: p})
+	}
+	st, err := m.engine.Status(ctx, key, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The start slot is held until Docker answers: the inner daemon's start
+	// is most of a sandbox's start-up work.
+	release := func() {}
 	if st.State != Running {
 		if m.Guard != nil {
 			if err := m.Guard(ctx); err != nil {
 				m.log.Error("sandbox isolation is not in place; not starting sandboxes", "err", err)
-				return nil, apperr.Errorf(apperr.Unavailable, "Sandboxes cannot start: the server's isolation is not in place. Please tell the administrator.")
+				return nil, nil, apperr.Errorf(apperr.Unavailable, "Sandboxes cannot start: the server's isolation is not in place. Please tell the administrator.")
 			}
 		}
 		select {
 		case m.starts <- struct{}{}:
-			defer func() { <-m.starts }()
+			release = func() { <-m.starts }
 		default:
 			m.mu.Lock()
 			wait := m.startAvg
 			m.mu.Unlock()
-			return nil, &BusyError{RetryAfter: wait}
+			return nil, nil, &BusyError{RetryAfter: wait}
 		}
 	}
 	now := m.now()
 	// Recorded before the engine acts, so a server killed mid-start finds
 	// the sandbox on its next start and adopts it instead of leaking it.
 	if err := m.reg.SaveSandbox(ctx, Record{Key: key, State: Running, Created: now, LastActive: now}); err != nil {
-		return nil, err
+		release()
+		return nil, nil, err
 	}
 	started := time.Now()
-	sb, err := m.engine.Ensure(ctx, key, spec, func(p Phase) {
-		if progress != nil {
-			progress(p)
-		}
-		m.publish(key, Event{Kind: KindPhase, Phase: p})
-	})
+	sb, err := m.engine.Ensure(ctx, key, spec, emit)
 	if err != nil {
-		return nil, err
-	}
-	if st.State != Running {
-		m.mu.Lock()
-		m.startAvg = (3*m.startAvg + time.Since(started)) / 4
-		m.mu.Unlock()
+		release()
+		return nil, nil, err
 	}
 	m.Touch(key)
-	return sb, nil
+	ready := make(chan error, 1)
+	go func() {
+		defer release()
+		emit(Waiting)
+		err := m.engine.WaitReady(ctx, sb)
+		if err == nil {
+			emit(Ready)
+			if st.State != Running {
+				m.mu.Lock()
+				m.startAvg = (3*m.startAvg + time.Since(started)) / 4
+				m.mu.Unlock()
+			}
+		}
+		ready <- err
+	}()
+	return sb, ready, nil
 }
 
 // Touch records activity: a keystroke or a check.

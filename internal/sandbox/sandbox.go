@@ -110,9 +110,12 @@ type Registry interface {
 
 // Engine runs sandboxes.
 type Engine interface {
-	// Ensure returns the sandbox for key, creating, starting or waiting for
-	// it as needed; it returns only once the sandbox's own Docker answers.
+	// Ensure returns the sandbox for key, creating or starting it as
+	// needed; it returns once the sandbox runs, so a shell can open while
+	// the sandbox's own Docker is still starting.
 	Ensure(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error)
+	// WaitReady returns once the sandbox's own Docker answers.
+	WaitReady(ctx context.Context, sb *Sandbox) error
 	// Exec runs a command to completion.
 	Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error)
 	// Shell opens a login shell for the student on a TTY of the given size.

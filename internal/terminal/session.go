@@ -29,6 +29,9 @@ type Options struct {
 	// Closed explains why the shell ended, when the server knows better
 	// than "the shell exited" (the sandbox was stopped or restarted).
 	Closed func() string
+	// AfterOpen runs (in its own goroutine) once the shell is attached and
+	// the browser told so; it may send further status news.
+	AfterOpen func(ctx context.Context, status func(state, msg string))
 }
 
 const (
@@ -72,6 +75,9 @@ func Serve(ctx context.Context, ws *websocket.Conn, opts Options) error {
 	defer stop()
 	c.attach(tty)
 	c.status("ready", "")
+	if opts.AfterOpen != nil {
+		go opts.AfterOpen(ctx, c.status)
+	}
 
 	buf := make([]byte, 32<<10)
 	for {

@@ -414,7 +414,7 @@ echo "MAXUSAGE $(cat /sys/fs/cgroup/memory/memory.max_usage_in_bytes)"`, time.Mi
 		// The sandbox lives on: its own Docker still answers.
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if _, err := e.Ensure(c, keyA, spec, nil); err != nil {
+		if _, err := ensureReady(c, e, keyA, spec, nil); err != nil {
 			t.Errorf("sandbox not ready after the memory bomb: %v", err)
 		}
 	})
@@ -468,7 +468,7 @@ echo started`, 10*time.Second)
 			t.Fatalf("start: %v", err)
 		}
 		restarted := time.Since(start)
-		if _, err := e.Ensure(c, keyA, spec, nil); err != nil {
+		if _, err := ensureReady(c, e, keyA, spec, nil); err != nil {
 			t.Fatalf("sandbox not ready after kill+start: %v", err)
 		}
 		t.Logf("recovered: kill+start %v, ready after %v", restarted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))

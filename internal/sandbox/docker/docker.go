@@ -161,13 +161,7 @@ func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec,
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
 	}
-	sb := &sandbox.Sandbox{ID: name, Name: name, Key: key}
-	progress(sandbox.Waiting)
-	if err := e.waitReady(ctx, sb); err != nil {
-		return nil, err
-	}
-	progress(sandbox.Ready)
-	return sb, nil
+	return &sandbox.Sandbox{ID: name, Name: name, Key: key}, nil
 }
 
 func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec sandbox.Spec) error {
@@ -248,9 +242,10 @@ func isAlreadyExists(err error) bool {
 	return err != nil && bytes.Contains([]byte(err.Error()), []byte("already exists"))
 }
 
-// waitReady polls the image's readiness probe: ready means the student's own
-// dockerd answers, not just that the container runs.
-func (e *Engine) waitReady(ctx context.Context, sb *sandbox.Sandbox) error {
+// WaitReady implements sandbox.Engine: it polls the image's readiness probe;
+// ready means the student's own dockerd answers, not just that the
+// container runs.
+func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 	ctx, cancel := context.WithTimeout(ctx, e.readyTimeout)
 	defer cancel()
 	var last string

@@ -37,6 +37,15 @@ func newEngine(t *testing.T, key sandbox.Key) *Engine {
 	return e
 }
 
+// ensureReady is what the manager does: start, then wait for Docker inside.
+func ensureReady(ctx context.Context, e *Engine, key sandbox.Key, spec sandbox.Spec, progress func(sandbox.Phase)) (*sandbox.Sandbox, error) {
+	sb, err := e.Ensure(ctx, key, spec, progress)
+	if err != nil {
+		return nil, err
+	}
+	return sb, e.WaitReady(ctx, sb)
+}
+
 var spec = sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 4096}}
 
 func TestSandboxLifecycle(t *testing.T) {
@@ -47,13 +56,13 @@ func TestSandboxLifecycle(t *testing.T) {
 
 	var phases []sandbox.Phase
 	start := time.Now()
-	sb, err := e.Ensure(ctx, key, spec, func(p sandbox.Phase) { phases = append(phases, p) })
+	sb, err := ensureReady(ctx, e, key, spec, func(p sandbox.Phase) { phases = append(phases, p) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("sandbox ready in %v (phases %v)", time.Since(start).Round(time.Millisecond), phases)
-	if len(phases) != 4 || phases[0] != sandbox.Creating || phases[3] != sandbox.Ready {
-		t.Errorf("phases = %v, want creating … ready", phases)
+	if len(phases) != 2 || phases[0] != sandbox.Creating || phases[1] != sandbox.Starting {
+		t.Errorf("phases = %v, want creating, starting", phases)
 	}
 
 	// The container is limited and unprivileged, on its own network.
@@ -113,7 +122,7 @@ func TestSandboxLifecycle(t *testing.T) {
 	}
 
 	// Ensure on a running sandbox just returns it.
-	if _, err := e.Ensure(ctx, key, spec, nil); err != nil {
+	if _, err := ensureReady(ctx, e, key, spec, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -133,7 +142,7 @@ func TestShell(t *testing.T) {
 	e := newEngine(t, key)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sb, err := e.Ensure(ctx, key, spec, nil)
+	sb, err := ensureReady(ctx, e, key, spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func (e *Engine) Restart(ctx context.Context, key sandbox.Key) error {
 	if _, err := e.cli.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	return e.waitReady(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key})
+	return e.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key})
 }
 
 // Probe implements sandbox.Engine with the image's readiness probe.

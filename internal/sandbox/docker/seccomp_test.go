@@ -332,7 +332,7 @@ func newSandboxes(t *testing.T, instance string, keys ...sandbox.Key) (*Engine, 
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, k := range keys {
-		wg.Go(func() { sbs[i], errs[i] = e.Ensure(ctx, k, spec, nil) })
+		wg.Go(func() { sbs[i], errs[i] = ensureReady(ctx, e, k, spec, nil) })
 	}
 	wg.Wait()
 	for _, err := range errs {

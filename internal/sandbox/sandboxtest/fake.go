@@ -53,11 +53,17 @@ func (f *Fake) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec, p
 	st.State = sandbox.Running
 	f.mu.Unlock()
 	if progress != nil {
-		for _, p := range []sandbox.Phase{sandbox.Creating, sandbox.Starting, sandbox.Waiting, sandbox.Ready} {
-			progress(p)
-		}
+		progress(sandbox.Creating)
+		progress(sandbox.Starting)
 	}
 	return &sandbox.Sandbox{ID: "fake", Name: "fake", Key: key}, nil
+}
+
+// WaitReady answers at once, or with ProbeErr.
+func (f *Fake) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ProbeErr
 }
 
 func (f *Fake) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error) {
