@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"handson/internal/firewall"
 	"handson/internal/sandbox"
 )
 
@@ -270,6 +272,65 @@ try su su -c id root </dev/null`, 30*time.Second)
 		// Root in the container is not root on the host.
 		res = execLog(t, e, a, "root", tryFn+`try host-root grep -E '^ +0 +0 ' /proc/self/uid_map`, 10*time.Second)
 		assertBlocked(t, "root", res.Output, "host-root")
+	})
+
+	t.Run("5c host services, the platform's port, cloud metadata", func(t *testing.T) {
+		// The platform's own rules, as handson serve installs them.
+		if err := firewall.Ensure(ctx, firewall.Rules{BridgePrefix: BridgePrefix}); err != nil {
+			t.Fatal(err)
+		}
+		// A host service on every address: it stands for the platform's
+		// HTTP port, a host daemon's TCP port, anything bound to 0.0.0.0.
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "host-secret") }))
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+		targets := []string{"172.17.0.1"}
+		for _, k := range []sandbox.Key{keyA, keyB} {
+			n, err := e.cli.NetworkInspect(ctx, e.Name(k), client.NetworkInspectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range n.Network.IPAM.Config {
+				if c.Gateway.IsValid() {
+					targets = append(targets, c.Gateway.String())
+				}
+			}
+		}
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range addrs {
+				if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() && !strings.HasPrefix(ip.IP.String(), "172.") {
+					targets = append(targets, ip.IP.String()) // the host's own addresses
+				}
+			}
+		}
+		// Positive control: the service answers on those addresses from the host.
+		for _, ip := range targets {
+			if res, err := http.Get("http://" + net.JoinHostPort(ip, port)); err != nil {
+				t.Fatalf("control: the host cannot reach its own service on %s: %v", ip, err)
+			} else {
+				res.Body.Close()
+			}
+		}
+		script := tryFn
+		var names []string
+		for _, ip := range targets {
+			script += "try host-" + ip + " curl -sS -m 3 http://" + net.JoinHostPort(ip, port) + "/\n"
+			names = append(names, "host-"+ip)
+		}
+		script += "try metadata curl -sS -m 3 http://169.254.169.254/latest/meta-data/\n"
+		names = append(names, "metadata")
+		for _, u := range both {
+			res := execLog(t, e, a, u, script, 60*time.Second)
+			if strings.Contains(string(res.Output), "host-secret") {
+				t.Errorf("ATTACK SUCCEEDED as %s: read the host service", userName(u))
+			}
+			assertBlocked(t, userName(u), res.Output, names...)
+		}
 	})
 
 	t.Run("6 host processes", func(t *testing.T) {
