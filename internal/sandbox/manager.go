@@ -20,6 +20,7 @@ type Policy struct {
 	DiskLimit int64         // bytes a sandbox may write; 0: not watched
 	Interval  time.Duration // how often every sandbox is looked at
 	DiskEvery int           // measure disk every this many intervals (it is costly)
+	WarmPool  int           // ready sandboxes kept per lab set with SetWarm; 0: none
 }
 
 // DefaultPolicy suits a class on one machine.
@@ -81,6 +82,8 @@ type Manager struct {
 	last     map[Key]lastEvent
 	failures map[Key]int   // probes failed in a row
 	startAvg time.Duration // moving average of start times, for RetryAfter
+	warmSpec map[string]Spec
+	warm     map[string][]string // lab → warm sandboxes ready to hand out
 }
 
 type lastEvent struct {
@@ -107,7 +110,60 @@ func NewManager(engine Engine, reg Registry, policy Policy, log *slog.Logger) *M
 		last:     map[Key]lastEvent{},
 		failures: map[Key]int{},
 		startAvg: 3 * time.Second,
+		warm:     map[string][]string{},
 	}
+}
+
+// SetWarm says which labs get warm sandboxes (Policy.WarmPool of each), and
+// with what spec.
+func (m *Manager) SetWarm(specs map[string]Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.warmSpec = specs
+}
+
+// takeWarm pops a warm sandbox for lab, or returns "".
+func (m *Manager) takeWarm(lab string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.warm[lab]
+	if len(w) == 0 {
+		return ""
+	}
+	m.warm[lab] = w[1:]
+	return w[0]
+}
+
+// fillWarm makes one warm sandbox for the emptiest lab below the pool size,
+// unless students' sandboxes are starting (they come first). It reports
+// whether it made one.
+func (m *Manager) fillWarm(ctx context.Context) bool {
+	if m.policy.WarmPool <= 0 || len(m.starts) > 0 {
+		return false
+	}
+	m.mu.Lock()
+	lab, have := "", m.policy.WarmPool
+	for l := range m.warmSpec {
+		if n := len(m.warm[l]); n < have || (n == have && l < lab) {
+			lab, have = l, n
+		}
+	}
+	spec := m.warmSpec[lab]
+	m.mu.Unlock()
+	if lab == "" {
+		return false
+	}
+	w, err := m.engine.Warm(ctx, lab, spec)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("warm sandbox", "lab", lab, "err", err)
+		}
+		return false
+	}
+	m.mu.Lock()
+	m.warm[lab] = append(m.warm[lab], w)
+	m.mu.Unlock()
+	return true
 }
 
 // Engine is the engine the manager drives.
@@ -138,6 +194,11 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 	st, err := m.engine.Status(ctx, key, false)
 	if err != nil {
 		return nil, nil, err
+	}
+	if st.State == Missing {
+		if sb, ready, ok := m.claimWarm(ctx, key, emit); ok {
+			return sb, ready, nil
+		}
 	}
 	// The start slot is held until Docker answers: the inner daemon's start
 	// is most of a sandbox's start-up work.
@@ -189,6 +250,32 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		ready <- err
 	}()
 	return sb, ready, nil
+}
+
+// claimWarm hands key a warm sandbox of its lab, if there is one: it is
+// ready already.
+func (m *Manager) claimWarm(ctx context.Context, key Key, emit func(Phase)) (*Sandbox, <-chan error, bool) {
+	w := m.takeWarm(key.Lab)
+	if w == "" {
+		return nil, nil, false
+	}
+	now := m.now()
+	if err := m.reg.SaveSandbox(ctx, Record{Key: key, State: Running, Created: now, LastActive: now}); err != nil {
+		m.log.Error("claim warm sandbox", "err", err)
+		m.engine.Discard(context.WithoutCancel(ctx), w)
+		return nil, nil, false
+	}
+	sb, err := m.engine.Claim(ctx, w, key)
+	if err != nil {
+		m.log.Error("claim warm sandbox", "err", err)
+		m.engine.Discard(context.WithoutCancel(ctx), w)
+		return nil, nil, false
+	}
+	m.Touch(key)
+	emit(Ready)
+	ready := make(chan error, 1)
+	ready <- nil
+	return sb, ready, true
 }
 
 // Touch records activity: a keystroke or a check.
@@ -270,6 +357,13 @@ func (m *Manager) Adopt(ctx context.Context) (adopted, reaped int, err error) {
 	}
 	seen := map[Key]bool{}
 	for _, st := range running {
+		if st.Warm { // made by an earlier run; fresh ones follow
+			if err := m.engine.Discard(ctx, st.Name); err != nil {
+				return adopted, reaped, err
+			}
+			reaped++
+			continue
+		}
 		seen[st.Key] = true
 		rec, ok := known[st.Key]
 		if !ok {
@@ -300,6 +394,18 @@ func (m *Manager) Adopt(ctx context.Context) (adopted, reaped int, err error) {
 
 // Run applies the policy every interval until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	if m.policy.WarmPool > 0 {
+		go func() {
+			for ctx.Err() == nil {
+				if !m.fillWarm(ctx) {
+					select {
+					case <-ctx.Done():
+					case <-time.After(2 * time.Second):
+					}
+				}
+			}
+		}()
+	}
 	t := time.NewTicker(m.policy.Interval)
 	defer t.Stop()
 	for tick := 1; ; tick++ {

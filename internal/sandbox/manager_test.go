@@ -268,3 +268,48 @@ func TestActivityIsWrittenInBatches(t *testing.T) {
 		t.Errorf("last active %v not moved past %v by the sweep", r.LastActive, before.LastActive)
 	}
 }
+
+func TestWarmPool(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.WarmPool = 2
+	m, fake, db := newManager(t, p)
+	m.SetWarm(map[string]sandbox.Spec{"lab": {Image: "img"}})
+	for m.FillWarm(ctx) {
+	}
+	if made, _, _ := fake.Warmed(); len(made) != 2 {
+		t.Fatalf("warm sandboxes made = %v, want 2 for one lab", made)
+	}
+	var phases []sandbox.Phase
+	sb, err := m.Open(ctx, alice, sandbox.Spec{}, func(p sandbox.Phase) { phases = append(phases, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, _ := fake.Warmed(); len(claimed) != 1 || sb.Name != claimed[0] {
+		t.Errorf("alice got %q, claimed %v: want a warm sandbox", sb.Name, claimed)
+	}
+	if ensured, _, _, _ := fake.Calls(); len(ensured) != 0 || len(phases) != 1 || phases[0] != sandbox.Ready {
+		t.Errorf("ensured %v, phases %v: a warm sandbox needs no start", ensured, phases)
+	}
+	if r, ok := record(t, db, alice); !ok || r.State != sandbox.Running {
+		t.Errorf("record = %+v %v", r, ok)
+	}
+	// The pool refills; other labs and a second claim of the same key do not take from it.
+	if !m.FillWarm(ctx) || m.FillWarm(ctx) {
+		t.Error("pool did not refill to exactly 2")
+	}
+	if _, err := m.Open(ctx, sandbox.Key{UserID: 2, Lab: "other"}, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, _ := fake.Warmed(); len(claimed) != 1 {
+		t.Errorf("claimed %v: a lab without a pool took a warm sandbox", claimed)
+	}
+
+	// A restarted server discards warm sandboxes of its previous run.
+	fake.Set(sandbox.Key{Lab: "lab"}, func(st *sandbox.Status) { st.State, st.Warm, st.Name = sandbox.Running, true, "warm-old" })
+	if _, reaped, err := m.Adopt(ctx); err != nil || reaped != 1 {
+		t.Errorf("Adopt reaped %d, %v; want the old warm one", reaped, err)
+	}
+	if _, _, discarded := fake.Warmed(); len(discarded) != 1 || discarded[0] != "warm-old" {
+		t.Errorf("discarded = %v", discarded)
+	}
+}

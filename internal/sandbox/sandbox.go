@@ -90,6 +90,7 @@ type Status struct {
 	DiskBytes int64     // bytes written into the sandbox; -1 when not measured
 	Procs     int64     // processes running now (when running)
 	ProcsMax  int64     // the process limit; 0 when unknown
+	Warm      bool      // a warm sandbox nobody owns yet (Key has only the lab)
 }
 
 // Record is what the platform keeps of a sandbox across its own restarts.
@@ -136,4 +137,10 @@ type Engine interface {
 	List(ctx context.Context) ([]Status, error)
 	// Prune removes what sandboxes left behind (networks of removed ones).
 	Prune(ctx context.Context) error
+
+	// Warm makes a ready sandbox for lab that nobody owns yet and returns
+	// its handle; Claim hands it to key; Discard removes it.
+	Warm(ctx context.Context, lab string, spec Spec) (string, error)
+	Claim(ctx context.Context, warm string, key Key) (*Sandbox, error)
+	Discard(ctx context.Context, warm string) error
 }

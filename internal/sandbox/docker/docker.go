@@ -149,7 +149,7 @@ func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec,
 	switch {
 	case cerrdefs.IsNotFound(err):
 		progress(sandbox.Creating)
-		if err := e.create(ctx, key, name, spec); err != nil {
+		if err := e.create(ctx, name, key.Lab, e.labels(key), spec); err != nil {
 			return nil, err
 		}
 	case err != nil:
@@ -164,13 +164,19 @@ func (e *Engine) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec,
 	return &sandbox.Sandbox{ID: name, Name: name, Key: key}, nil
 }
 
-func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec sandbox.Spec) error {
-	labels := map[string]string{
+// labels mark a sandbox as this installation's, for key.
+func (e *Engine) labels(key sandbox.Key) map[string]string {
+	return map[string]string{
 		LabelManaged:  "true",
 		LabelInstance: e.instance,
 		LabelUser:     strconv.FormatInt(key.UserID, 10),
 		LabelLab:      key.Lab,
 	}
+}
+
+// create makes a sandbox container named name, for lab, on a network of
+// its own of the same name.
+func (e *Engine) create(ctx context.Context, name, lab string, labels map[string]string, spec sandbox.Spec) error {
 	if err := e.ensureNetwork(ctx, name, labels); err != nil {
 		return err
 	}
@@ -180,7 +186,7 @@ func (e *Engine) create(ctx context.Context, key sandbox.Key, name string, spec 
 		Name: name,
 		Config: &container.Config{
 			Image:    spec.Image,
-			Hostname: key.Lab,
+			Hostname: lab,
 			Labels:   labels,
 		},
 		HostConfig: &container.HostConfig{
@@ -390,13 +396,23 @@ func (t *tty) Resize(cols, rows uint) error {
 func (e *Engine) Remove(ctx context.Context, key sandbox.Key) error {
 	name := e.Name(key)
 	defer e.lock(name)()
+	return e.removeByName(ctx, name)
+}
+
+// removeByName removes a container and its network, which has the name the
+// container had when it was made (a claimed warm one was renamed since).
+func (e *Engine) removeByName(ctx context.Context, name string) error {
+	network := name
+	if info, err := e.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{}); err == nil && info.Container.HostConfig != nil {
+		network = string(info.Container.HostConfig.NetworkMode)
+	}
 	_, err := e.cli.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
-	_, err = e.cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
+	_, err = e.cli.NetworkRemove(ctx, network, client.NetworkRemoveOptions{})
 	if err != nil && !cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("remove network %s: %w", name, err)
+		return fmt.Errorf("remove network %s: %w", network, err)
 	}
 	return nil
 }

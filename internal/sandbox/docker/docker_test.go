@@ -187,3 +187,43 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 	}
 	return buf.String()
 }
+
+func TestWarmClaim(t *testing.T) {
+	key := sandbox.Key{UserID: 999003, Lab: "warm-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	w, err := e.Warm(ctx, key.Lab, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("warm sandbox %s ready in %s", w, time.Since(start).Round(time.Millisecond))
+	list, err := e.List(ctx)
+	if err != nil || len(list) != 1 || !list[0].Warm || list[0].Key.Lab != key.Lab {
+		t.Fatalf("List = %+v, %v; want one warm sandbox", list, err)
+	}
+	start = time.Now()
+	sb, err := e.Claim(ctx, w, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("claimed in %s", time.Since(start).Round(time.Millisecond))
+	if st, _ := e.Status(ctx, key, false); st.State != sandbox.Running {
+		t.Errorf("claimed sandbox state %s", st.State)
+	}
+	if list, _ = e.List(ctx); len(list) != 1 || list[0].Warm || list[0].Key != key {
+		t.Errorf("after the claim List = %+v, want it to be %v's", list, key)
+	}
+	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "run", "--rm", "busybox", "echo", "warm-ok"}, Timeout: time.Minute})
+	if err != nil || !strings.Contains(string(res.Output), "warm-ok") {
+		t.Fatalf("docker in the claimed sandbox: %v %+v", err, res)
+	}
+	// Remove takes its network too, though that still has the warm name.
+	if err := e.Remove(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cli.NetworkInspect(ctx, w, client.NetworkInspectOptions{}); err == nil {
+		t.Errorf("network %s left behind", w)
+	}
+}

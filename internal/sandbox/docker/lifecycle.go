@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -123,11 +123,14 @@ func (e *Engine) List(ctx context.Context) ([]sandbox.Status, error) {
 	}
 	var out []sandbox.Status
 	for _, c := range res.Items {
-		key, ok := keyOf(c.Labels)
-		if !ok {
+		st := sandbox.Status{Name: strings.TrimPrefix(c.Names[0], "/"), State: sandbox.Stopped, DiskBytes: -1, Created: time.Unix(c.Created, 0)}
+		if key, ok := e.keyFromName(c.Names[0]); ok {
+			st.Key = key
+		} else if lab, ok := c.Labels[LabelPool]; ok {
+			st.Key, st.Warm = sandbox.Key{Lab: lab}, true
+		} else {
 			continue
 		}
-		st := sandbox.Status{Key: key, Name: e.Name(key), State: sandbox.Stopped, DiskBytes: -1, Created: time.Unix(c.Created, 0)}
 		if c.State == container.StateRunning {
 			st.State = sandbox.Running
 		}
@@ -137,22 +140,19 @@ func (e *Engine) List(ctx context.Context) ([]sandbox.Status, error) {
 }
 
 // Prune implements sandbox.Engine: it removes this installation's networks
-// that no container uses any more (a crash between the two removals).
+// that no container uses any more (a crash between the two removals). Run
+// it when no sandbox is being created.
 func (e *Engine) Prune(ctx context.Context) error {
 	nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: e.owned()})
 	if err != nil {
 		return fmt.Errorf("list networks: %w", err)
 	}
 	for _, n := range nets.Items {
-		key, ok := keyOf(n.Labels)
-		if !ok {
+		info, err := e.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
+		if err != nil || len(info.Network.Containers) > 0 {
 			continue
 		}
-		st, err := e.Status(ctx, key, false)
-		if err != nil || st.State != sandbox.Missing {
-			continue
-		}
-		if _, err := e.cli.NetworkRemove(ctx, n.Name, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := e.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("remove network %s: %w", n.Name, err)
 		}
 	}
@@ -163,8 +163,4 @@ func (e *Engine) owned() client.Filters {
 	return client.Filters{}.Add("label", LabelManaged+"=true").Add("label", LabelInstance+"="+e.instance)
 }
 
-func keyOf(labels map[string]string) (sandbox.Key, bool) {
-	id, err := strconv.ParseInt(labels[LabelUser], 10, 64)
-	lab := labels[LabelLab]
-	return sandbox.Key{UserID: id, Lab: lab}, err == nil && lab != ""
-}
+

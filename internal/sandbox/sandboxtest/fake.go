@@ -5,6 +5,7 @@ package sandboxtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -32,6 +33,9 @@ type Fake struct {
 	States    map[sandbox.Key]*sandbox.Status // what Status and List report
 	ProbeErr  error                           // what Probe answers
 	Gate      chan struct{}                   // when set, Ensure waits for it
+
+	warmed                        int
+	WarmNames, Claimed, Discarded []string
 }
 
 var _ sandbox.Engine = (*Fake)(nil)
@@ -194,4 +198,39 @@ func (f *Fake) SetProbe(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ProbeErr = err
+}
+
+// Warm makes a fake warm sandbox.
+func (f *Fake) Warm(ctx context.Context, lab string, spec sandbox.Spec) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.warmed++
+	name := fmt.Sprintf("warm-%s-%d", lab, f.warmed)
+	f.WarmNames = append(f.WarmNames, name)
+	return name, nil
+}
+
+// Claim gives key the warm sandbox: it runs from now on.
+func (f *Fake) Claim(ctx context.Context, warm string, key sandbox.Key) (*sandbox.Sandbox, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Claimed = append(f.Claimed, warm)
+	st := f.state(key)
+	st.State, st.Created = sandbox.Running, time.Now()
+	return &sandbox.Sandbox{ID: warm, Name: warm, Key: key}, nil
+}
+
+// Discard forgets a warm sandbox.
+func (f *Fake) Discard(ctx context.Context, warm string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Discarded = append(f.Discarded, warm)
+	return nil
+}
+
+// Warmed returns copies of the warm sandboxes made, claimed and discarded.
+func (f *Fake) Warmed() (made, claimed, discarded []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.WarmNames), slices.Clone(f.Claimed), slices.Clone(f.Discarded)
 }
