@@ -20,7 +20,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		return apperr.Errorf(apperr.NotFound, "This step has no check.")
 	}
 	u := userOf(r)
-	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.spec(lab), nil)
+	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.Spec(lab), nil)
 	if err != nil {
 		return err
 	}
@@ -41,8 +41,8 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// spec is the sandbox a lab runs in.
-func (s *Server) spec(lab *content.Lab) sandbox.Spec {
+// Spec is the sandbox a lab runs in: the platform's, with the lab's image and resources.
+func (s *Server) Spec(lab *content.Lab) sandbox.Spec {
 	spec := s.Sandbox
 	if lab.Image != "" {
 		spec.Image = lab.Image

@@ -27,7 +27,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	spec := s.spec(lab)
+	spec := s.Spec(lab)
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return nil // the upgrader has answered the client

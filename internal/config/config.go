@@ -24,6 +24,7 @@ type Config struct {
 	IdleStop      time.Duration
 	MaxAge        time.Duration
 	MaxStarts     int
+	WarmPool      int
 	CheckTimeout  time.Duration
 	SecureCookies bool
 	LogFormat     string
@@ -65,6 +66,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleStop, "idle-stop", envDuration("HANDSON_IDLE_STOP", c.IdleStop), "stop a sandbox after this long without keystrokes or checks; 0: never (HANDSON_IDLE_STOP)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
 	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more are asked to retry (HANDSON_MAX_STARTS)")
+	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab, handed out at once; 0: none (HANDSON_WARM_POOL)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
 	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
@@ -84,8 +86,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sandbox-nofile %d: a Docker daemon needs at least 1024", c.OpenFiles)
 	case c.MaxStarts < 1:
 		return fmt.Errorf("max-starts must be at least 1")
-	case c.DiskMB < 0 || c.IdleStop < 0 || c.MaxAge < 0:
-		return fmt.Errorf("sandbox-disk, idle-stop and max-age cannot be negative")
+	case c.DiskMB < 0 || c.IdleStop < 0 || c.MaxAge < 0 || c.WarmPool < 0:
+		return fmt.Errorf("sandbox-disk, idle-stop, max-age and warm-pool cannot be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)
 	}
