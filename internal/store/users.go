@@ -24,6 +24,7 @@ type User struct {
 	ID           int64
 	Username     string
 	DisplayName  string
+	Email        string
 	PasswordHash string
 	Role         string
 	CreatedAt    time.Time
@@ -48,8 +49,8 @@ func (db *DB) CreateUser(ctx context.Context, u *User) error {
 	}
 	u.CreatedAt = db.now()
 	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO users (username, display_name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.Username, u.DisplayName, u.PasswordHash, u.Role, u.CreatedAt)
+		`INSERT INTO users (username, display_name, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.Role, u.CreatedAt)
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
 		return apperr.Errorf(apperr.Conflict, "The username %q is taken.", u.Username)
@@ -78,11 +79,11 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-const userSelect = `SELECT id, username, display_name, password_hash, role, created_at FROM users`
+const userSelect = `SELECT id, username, display_name, email, password_hash, role, created_at FROM users`
 
 func (db *DB) scanUser(row *sql.Row) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.PasswordHash, &u.Role, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.Role, &u.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "No such user.")
 	}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"handson/internal/apperr"
+)
+
+// Class is a group of students and its instructors.
+type Class struct {
+	ID        int64
+	Name      string
+	JoinCode  string
+	CreatedAt time.Time
+}
+
+// Member is a user in a class.
+type Member struct {
+	User
+	ClassRole string // student or instructor
+}
+
+// newJoinCode makes a code a student can type: 8 letters and digits
+// without look-alikes, grouped as XXXX-XXXX.
+func newJoinCode() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // 32: no bias below
+	b := make([]byte, 8)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:4]) + "-" + string(b[4:])
+}
+
+// CreateClass makes a class with a fresh join code; its creator teaches it.
+func (db *DB) CreateClass(ctx context.Context, name string, instructorID int64) (*Class, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, apperr.Errorf(apperr.Invalid, "A class needs a name.")
+	}
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	c := &Class{Name: name, JoinCode: newJoinCode(), CreatedAt: db.now()}
+	res, err := tx.ExecContext(ctx, `INSERT INTO classes (name, join_code, created_at) VALUES (?, ?, ?)`, c.Name, c.JoinCode, c.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if c.ID, err = res.LastInsertId(); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO class_members (class_id, user_id, role) VALUES (?, ?, 'instructor')`, c.ID, instructorID); err != nil {
+		return nil, err
+	}
+	return c, tx.Commit()
+}
+
+// ClassByCode finds a class by its join code, case-insensitively.
+func (db *DB) ClassByCode(ctx context.Context, code string) (*Class, error) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if len(code) == 8 {
+		code = code[:4] + "-" + code[4:]
+	}
+	return db.scanClass(db.read.QueryRowContext(ctx, classSelect+` WHERE join_code = ?`, code))
+}
+
+// ClassByID finds a class.
+func (db *DB) ClassByID(ctx context.Context, id int64) (*Class, error) {
+	return db.scanClass(db.read.QueryRowContext(ctx, classSelect+` WHERE id = ?`, id))
+}
+
+const classSelect = `SELECT id, name, join_code, created_at FROM classes`
+
+func (db *DB) scanClass(row *sql.Row) (*Class, error) {
+	var c Class
+	err := row.Scan(&c.ID, &c.Name, &c.JoinCode, &c.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Errorf(apperr.NotFound, "No such class.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Classes lists the classes a user belongs to (all classes for admins),
+// with the user's role in each.
+func (db *DB) Classes(ctx context.Context, u *User) ([]Class, error) {
+	q := classSelect + ` WHERE id IN (SELECT class_id FROM class_members WHERE user_id = ?) ORDER BY created_at DESC`
+	args := []any{u.ID}
+	if u.Role == RoleAdmin {
+		q, args = classSelect+` ORDER BY created_at DESC`, nil
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Class
+	for rows.Next() {
+		var c Class
+		if err := rows.Scan(&c.ID, &c.Name, &c.JoinCode, &c.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Join adds a user to a class with a role; joining twice changes nothing.
+func (db *DB) Join(ctx context.Context, classID, userID int64, role string) error {
+	_, err := db.write.ExecContext(ctx, `INSERT OR IGNORE INTO class_members (class_id, user_id, role) VALUES (?, ?, ?)`, classID, userID, role)
+	return err
+}
+
+// Members lists a class's users, instructors first, then by name.
+func (db *DB) Members(ctx context.Context, classID int64) ([]Member, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT u.id, u.username, u.display_name, u.email, u.password_hash, u.role, u.created_at, m.role
+		 FROM class_members m JOIN users u ON u.id = m.user_id
+		 WHERE m.class_id = ? ORDER BY m.role = 'student', u.username`, classID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.ID, &m.Username, &m.DisplayName, &m.Email, &m.PasswordHash, &m.Role, &m.CreatedAt, &m.ClassRole); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Teaches reports whether user may manage class: an admin, or one of the
+// class's instructors.
+func (db *DB) Teaches(ctx context.Context, u *User, classID int64) (bool, error) {
+	if u.Role == RoleAdmin {
+		return true, nil
+	}
+	var n int
+	err := db.read.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM class_members WHERE class_id = ? AND user_id = ? AND role = 'instructor'`, classID, u.ID).Scan(&n)
+	return n > 0, err
+}
+
+// TeachesUser reports whether u may see student's work: an admin, or an
+// instructor of a class the student is in.
+func (db *DB) TeachesUser(ctx context.Context, u *User, studentID int64) (bool, error) {
+	if u.Role == RoleAdmin {
+		return true, nil
+	}
+	var n int
+	err := db.read.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM class_members t JOIN class_members s ON s.class_id = t.class_id
+		 WHERE t.user_id = ? AND t.role = 'instructor' AND s.user_id = ?`, u.ID, studentID).Scan(&n)
+	return n > 0, err
+}
+
+// SetPassword replaces a user's password hash and ends their sessions.
+func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// StepStat is one student's record on one step.
+type StepStat struct {
+	UserID        int64
+	LabID, StepID string
+	Attempts      int
+	Passed        bool
+	FirstAt       time.Time // first attempt
+	PassedAt      time.Time // first passing attempt; zero if none
+	LastMessage   string
+}
+
+// ClassProgress returns every step record of the class's students.
+func (db *DB) ClassProgress(ctx context.Context, classID int64) ([]StepStat, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT a.user_id, a.lab_id, a.step_id, COUNT(*), MAX(a.passed), MIN(a.created_at),
+		        MIN(CASE WHEN a.passed THEN a.created_at END),
+		        (SELECT message FROM attempts l WHERE l.user_id = a.user_id AND l.lab_id = a.lab_id AND l.step_id = a.step_id ORDER BY l.id DESC LIMIT 1)
+		 FROM attempts a JOIN class_members m ON m.user_id = a.user_id AND m.class_id = ? AND m.role = 'student'
+		 GROUP BY a.user_id, a.lab_id, a.step_id`, classID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StepStat
+	for rows.Next() {
+		var s StepStat
+		var first string
+		var passedAt sql.NullString
+		if err := rows.Scan(&s.UserID, &s.LabID, &s.StepID, &s.Attempts, &s.Passed, &first, &passedAt, &s.LastMessage); err != nil {
+			return nil, err
+		}
+		s.FirstAt = parseTime(first)
+		if passedAt.Valid {
+			s.PassedAt = parseTime(passedAt.String)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// parseTime reads a time the driver wrote; aggregates come back as text.
+func parseTime(s string) time.Time {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
