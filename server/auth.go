@@ -47,10 +47,17 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, "login", &view{Page: "login", Next: safeNext(r.FormValue("next"))})
 }
 
-// login answers unknown users and wrong passwords alike, in the same time.
+// login answers unknown users and wrong passwords alike, in the same time,
+// and slows guessing down the same way for both.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	name, password := r.PostFormValue("username"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
+	ip, user := clientIP(r), strings.ToLower(strings.TrimSpace(name))
+	if s.loginsByIP.blocked(ip) || s.loginsByUser.blocked(user) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return s.render(w, r, "login", &view{Page: "login", Error: "Too many attempts. Wait a minute, then try again.", Username: name, Next: next})
+	}
 	u, err := s.Store.UserByUsername(r.Context(), name)
 	switch {
 	case apperr.Code(err) == apperr.NotFound:
@@ -60,6 +67,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case auth.CheckPassword(u.PasswordHash, password):
 		return s.startSession(w, r, u, next)
 	}
+	s.loginsByIP.fail(ip)
+	s.loginsByUser.fail(user)
 	w.WriteHeader(http.StatusUnauthorized)
 	return s.render(w, r, "login", &view{Page: "login", Error: "Wrong username or password.", Username: name, Next: next})
 }

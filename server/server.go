@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,7 +27,7 @@ import (
 // Server serves the platform.
 type Server struct {
 	Store     *store.DB
-	Course    *content.Course
+	Course    *content.Course // the course at start; SetCourse replaces it
 	Sandboxes *sandbox.Manager
 	Grader    *grading.Grader
 	Log       *slog.Logger
@@ -37,12 +38,15 @@ type Server struct {
 	SecureCookies bool
 	SessionTTL    time.Duration
 
-	pages     map[string]*template.Template
-	upgrader  websocket.Upgrader
-	http      *http.Server
-	ln        net.Listener
-	stop      context.CancelFunc // ends every request, terminals included
-	terminals sync.WaitGroup
+	live     atomic.Pointer[content.Course] // set by SetCourse
+	pages    map[string]*template.Template
+	upgrader websocket.Upgrader
+	http     *http.Server
+	ln       net.Listener
+	stop     context.CancelFunc // ends every request, terminals included
+	// Failed logins: a class shares one address, an attacker may use many.
+	loginsByIP, loginsByUser *limiter
+	terminals                sync.WaitGroup
 }
 
 // Open listens on addr first and then serves, so ":0" works in tests and a
@@ -68,6 +72,19 @@ func (s *Server) Open(addr string) error {
 		}
 	}()
 	return nil
+}
+
+// SetCourse replaces the course while serving (handson serve --dev
+// re-reads the labs when they change); requests see the old or the new
+// course whole.
+func (s *Server) SetCourse(c *content.Course) { s.live.Store(c) }
+
+// course is the course being served.
+func (s *Server) course() *content.Course {
+	if c := s.live.Load(); c != nil {
+		return c
+	}
+	return s.Course
 }
 
 // URL is where the server listens.
@@ -96,6 +113,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.SessionTTL == 0 {
 		s.SessionTTL = 14 * 24 * time.Hour
 	}
+	s.loginsByIP = newLimiter(time.Second, 100)
+	s.loginsByUser = newLimiter(6*time.Second, 10)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}

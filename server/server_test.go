@@ -442,3 +442,36 @@ func TestBusyAnswersRetryAfter(t *testing.T) {
 		t.Errorf("error %q", msg)
 	}
 }
+
+func TestLoginRateLimit(t *testing.T) {
+	e := newEnv(t)
+	c := client()
+	try := func(user, pw string) int {
+		res, err := c.PostForm(e.url+"/login", url.Values{"username": {user}, "password": {pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range 10 {
+		if code := try("alice", "wrong-password"); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i+1, code)
+		}
+	}
+	// Throttled now, even with the right password.
+	if code := try("alice", "alice-password"); code != http.StatusTooManyRequests {
+		t.Errorf("11th attempt: %d, want 429", code)
+	}
+	// An unknown user is throttled alike: the answer tells nothing about
+	// which accounts exist.
+	for range 10 {
+		try("nobody", "whatever-pw")
+	}
+	if code := try("nobody", "whatever-pw"); code != http.StatusTooManyRequests {
+		t.Errorf("unknown user: %d, want 429 like a known one", code)
+	}
+	if code := try("bob", "bob-password"); code != http.StatusSeeOther {
+		t.Errorf("bob from the same address: %d, want his login to work", code)
+	}
+}
