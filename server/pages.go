@@ -23,6 +23,8 @@ type view struct {
 	Labs  []labItem // index
 	Lab   *labView  // lab page
 	Steps []stepView
+
+	Data any // a page's own data (classes pages)
 }
 
 type labItem struct {
@@ -87,7 +89,7 @@ func langs(r *http.Request) []string {
 func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
 	u := userOf(r)
 	v := &view{Page: "labs"}
-	for _, e := range s.course().Labs() {
+	for _, e := range s.CurrentCourse().Labs() {
 		lab := e.In(langs(r)...)
 		progress, err := s.Store.Progress(r.Context(), u.ID, lab.ID)
 		if err != nil {
@@ -109,7 +111,7 @@ func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) lab(r *http.Request) (*content.Lab, error) {
-	e := s.course().Lab(r.PathValue("lab"))
+	e := s.CurrentCourse().Lab(r.PathValue("lab"))
 	if e == nil {
 		return nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
 	}

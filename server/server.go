@@ -79,8 +79,8 @@ func (s *Server) Open(addr string) error {
 // course whole.
 func (s *Server) SetCourse(c *content.Course) { s.live.Store(c) }
 
-// course is the course being served.
-func (s *Server) course() *content.Course {
+// CurrentCourse is the course being served.
+func (s *Server) CurrentCourse() *content.Course {
 	if c := s.live.Load(); c != nil {
 		return c
 	}
@@ -133,7 +133,16 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /login", s.page(s.loginPage))
 	mux.Handle("POST /login", s.page(s.login))
 	mux.Handle("POST /logout", s.page(s.logout))
+	mux.Handle("GET /register", s.page(s.registerPage))
+	mux.Handle("POST /register", s.page(s.register))
 	mux.Handle("GET /{$}", s.page(s.authed(s.home)))
+	mux.Handle("GET /classes", s.page(s.authed(s.teacher(s.classesPage))))
+	mux.Handle("POST /classes", s.page(s.authed(s.teacher(s.createClass))))
+	mux.Handle("GET /classes/{class}", s.page(s.authed(s.teacher(s.classPage))))
+	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
+	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
+	mux.Handle("POST /classes/{class}/members/{user}/password", s.page(s.authed(s.teacher(s.resetPassword))))
+	mux.Handle("POST /classes/{class}/members/{user}/labs/{lab}/reset", s.page(s.authed(s.teacher(s.resetStudentSandbox))))
 	mux.Handle("GET /labs", s.page(s.authed(s.labsPage)))
 	mux.Handle("GET /labs/{lab}", s.page(s.authed(s.labPage)))
 	mux.Handle("POST /api/labs/{lab}/steps/{step}/check", s.api(s.authed(s.check)))
@@ -149,7 +158,7 @@ func (s *Server) Handler() (http.Handler, error) {
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "labs", "lab", "error"} {
+	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "error"} {
 		t, err := template.ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)

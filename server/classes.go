@@ -1,0 +1,438 @@
+package server
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"handson/internal/apperr"
+	"handson/internal/auth"
+	"handson/internal/sandbox"
+	"handson/internal/store"
+)
+
+// registerPage shows the form a student uses with a class's join code.
+func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, r, "register", &view{Page: "register", Data: registerForm{Code: r.FormValue("code")}})
+}
+
+type registerForm struct {
+	Code, Username, DisplayName, Error string
+}
+
+// register creates a student account in the class of the join code and
+// logs it in.
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	f := registerForm{
+		Code:        strings.TrimSpace(r.PostFormValue("code")),
+		Username:    strings.TrimSpace(r.PostFormValue("username")),
+		DisplayName: strings.TrimSpace(r.PostFormValue("display_name")),
+	}
+	fail := func(err error) error {
+		if code := apperr.Code(err); code == apperr.Internal {
+			return err
+		}
+		f.Error = apperr.Message(err)
+		w.WriteHeader(http.StatusBadRequest)
+		return s.render(w, r, "register", &view{Page: "register", Data: f})
+	}
+	// A wrong code costs like a wrong password: codes must not be guessed.
+	ip := clientIP(r)
+	if s.loginsByIP.blocked(ip) {
+		return fail(apperr.Errorf(apperr.Invalid, "Too many attempts. Wait a minute, then try again."))
+	}
+	class, err := s.Store.ClassByCode(r.Context(), f.Code)
+	if err != nil {
+		s.loginsByIP.fail(ip)
+		if apperr.Code(err) == apperr.NotFound {
+			return fail(apperr.Errorf(apperr.Invalid, "That join code is not valid. Check it with your instructor."))
+		}
+		return err
+	}
+	if !validUsername(f.Username) {
+		return fail(apperr.Errorf(apperr.Invalid, "A username has 3 to 32 letters, digits, '.', '_' or '-'."))
+	}
+	hash, err := auth.HashPassword(r.PostFormValue("password"))
+	if err != nil {
+		return fail(err)
+	}
+	u := &store.User{Username: f.Username, DisplayName: f.DisplayName, PasswordHash: hash, Role: store.RoleStudent}
+	if err := s.Store.CreateUser(r.Context(), u); err != nil {
+		return fail(err)
+	}
+	if err := s.Store.Join(r.Context(), class.ID, u.ID, store.RoleStudent); err != nil {
+		return err
+	}
+	return s.startSession(w, r, u, "/labs")
+}
+
+func validUsername(name string) bool {
+	if len(name) < 3 || len(name) > 32 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// teacher runs h only for instructors and admins.
+func (s *Server) teacher(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if u := userOf(r); u.Role != store.RoleInstructor && u.Role != store.RoleAdmin {
+			return apperr.Errorf(apperr.Forbidden, "This page is for instructors.")
+		}
+		return h(w, r)
+	}
+}
+
+// class loads the class in the path and checks that the user teaches it.
+func (s *Server) class(r *http.Request) (*store.Class, error) {
+	id, err := strconv.ParseInt(r.PathValue("class"), 10, 64)
+	if err != nil {
+		return nil, apperr.Errorf(apperr.NotFound, "No such class.")
+	}
+	c, err := s.Store.ClassByID(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.Store.Teaches(r.Context(), userOf(r), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apperr.Errorf(apperr.Forbidden, "You do not teach this class.")
+	}
+	return c, nil
+}
+
+// student loads the member in the path: a student of class c.
+func (s *Server) student(r *http.Request, c *store.Class) (*store.Member, error) {
+	id, err := strconv.ParseInt(r.PathValue("user"), 10, 64)
+	if err != nil {
+		return nil, apperr.Errorf(apperr.NotFound, "No such student.")
+	}
+	members, err := s.Store.Members(r.Context(), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range members {
+		if members[i].ID == id && members[i].ClassRole == store.RoleStudent {
+			return &members[i], nil
+		}
+	}
+	return nil, apperr.Errorf(apperr.NotFound, "No such student in this class.")
+}
+
+func (s *Server) classesPage(w http.ResponseWriter, r *http.Request) error {
+	classes, err := s.Store.Classes(r.Context(), userOf(r))
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, "classes", &view{Page: "classes", Data: classes})
+}
+
+func (s *Server) createClass(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.Store.CreateClass(r.Context(), r.PostFormValue("name"), userOf(r).ID)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
+	return nil
+}
+
+// classData is the class page: who is in it and where each student stands.
+type classData struct {
+	Class    *store.Class
+	Labs     []classLab
+	Students []classStudent
+	Notice   string
+	Accounts []newAccount // shown once after a roster import or a password reset
+}
+
+type classLab struct {
+	ID, Title string
+	Steps     []string // step ids with a check
+}
+
+type classStudent struct {
+	store.Member
+	Cells []cell // per lab and step, in Labs order
+	Done  int
+}
+
+type cell struct {
+	Lab, Step string
+	Status    string // none, failed, passed
+	Attempts  int
+	Message   string
+}
+
+type newAccount struct {
+	Username, Name, Password string
+}
+
+func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) {
+	d := &classData{Class: c}
+	for _, e := range s.CurrentCourse().Labs() {
+		l := classLab{ID: e.ID, Title: e.In(langs(r)...).Title}
+		for _, st := range e.Primary.Steps {
+			if st.Check != "" {
+				l.Steps = append(l.Steps, st.ID)
+			}
+		}
+		d.Labs = append(d.Labs, l)
+	}
+	members, err := s.Store.Members(r.Context(), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]store.StepStat{}
+	for _, st := range stats {
+		byKey[fmt.Sprint(st.UserID, "/", st.LabID, "/", st.StepID)] = st
+	}
+	for _, m := range members {
+		if m.ClassRole != store.RoleStudent {
+			continue
+		}
+		row := classStudent{Member: m}
+		for _, l := range d.Labs {
+			for _, step := range l.Steps {
+				st, ok := byKey[fmt.Sprint(m.ID, "/", l.ID, "/", step)]
+				c := cell{Lab: l.ID, Step: step, Status: "none"}
+				if ok {
+					c.Attempts, c.Message, c.Status = st.Attempts, st.LastMessage, "failed"
+					if st.Passed {
+						c.Status = "passed"
+						row.Done++
+					}
+				}
+				row.Cells = append(row.Cells, c)
+			}
+		}
+		d.Students = append(d.Students, row)
+	}
+	return d, nil
+}
+
+func (s *Server) classPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.classData(r, c)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, "class", &view{Page: "class", Data: d})
+}
+
+// importRoster creates accounts from a CSV (student id, name, email), adds
+// them to the class and shows their first passwords once.
+func (s *Server) importRoster(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	src := r.PostFormValue("roster")
+	if f, _, err := r.FormFile("file"); err == nil {
+		b, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		if err != nil {
+			return err
+		}
+		src = string(b)
+	}
+	rows, err := parseRoster(src)
+	if err != nil {
+		return err
+	}
+	var created []newAccount
+	joined := 0
+	for _, row := range rows {
+		u, err := s.Store.UserByUsername(r.Context(), row.Username)
+		if apperr.Code(err) == apperr.NotFound {
+			pw := auth.NewPassword()
+			hash, err := auth.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			u = &store.User{Username: row.Username, DisplayName: row.Name, Email: row.Email, PasswordHash: hash, Role: store.RoleStudent}
+			if err := s.Store.CreateUser(r.Context(), u); err != nil {
+				return err
+			}
+			created = append(created, newAccount{u.Username, row.Name, pw})
+		} else if err != nil {
+			return err
+		}
+		if err := s.Store.Join(r.Context(), c.ID, u.ID, store.RoleStudent); err != nil {
+			return err
+		}
+		joined++
+	}
+	d, err := s.classData(r, c)
+	if err != nil {
+		return err
+	}
+	d.Notice = fmt.Sprintf("%d students in the roster: %d new accounts, %d existing ones added.", joined, len(created), joined-len(created))
+	d.Accounts = created
+	return s.render(w, r, "class", &view{Page: "class", Data: d})
+}
+
+type rosterRow struct{ Username, Name, Email string }
+
+// parseRoster reads "id,name,email" lines; a first line naming the columns
+// is skipped.
+func parseRoster(src string) ([]rosterRow, error) {
+	cr := csv.NewReader(strings.NewReader(strings.TrimPrefix(src, "\ufeff"))) // Excel writes a BOM
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	records, err := cr.ReadAll()
+	if err != nil {
+		return nil, apperr.Errorf(apperr.Invalid, "The roster is not valid CSV: %v", err)
+	}
+	var rows []rosterRow
+	for i, rec := range records {
+		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
+			continue
+		}
+		if i == 0 && strings.EqualFold(strings.TrimSpace(rec[0]), "id") {
+			continue
+		}
+		row := rosterRow{Username: strings.TrimSpace(rec[0])}
+		if len(rec) > 1 {
+			row.Name = strings.TrimSpace(rec[1])
+		}
+		if len(rec) > 2 {
+			row.Email = strings.TrimSpace(rec[2])
+		}
+		if !validUsername(row.Username) {
+			return nil, apperr.Errorf(apperr.Invalid, "Line %d: %q is not a usable id (3 to 32 letters, digits, '.', '_' or '-').", i+1, row.Username)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil, apperr.Errorf(apperr.Invalid, "The roster has no students. Give one per line: id,name,email.")
+	}
+	return rows, nil
+}
+
+// resetPassword gives a student of the class a new password, shown once;
+// their sessions end.
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.student(r, c)
+	if err != nil {
+		return err
+	}
+	pw := auth.NewPassword()
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetPassword(r.Context(), m.ID, hash); err != nil {
+		return err
+	}
+	d, err := s.classData(r, c)
+	if err != nil {
+		return err
+	}
+	d.Notice = "New password for " + m.Username + ". Their open sessions have ended."
+	d.Accounts = []newAccount{{m.Username, m.Name(), pw}}
+	return s.render(w, r, "class", &view{Page: "class", Data: d})
+}
+
+// resetStudentSandbox removes a student's sandbox for a lab.
+func (s *Server) resetStudentSandbox(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.student(r, c)
+	if err != nil {
+		return err
+	}
+	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
+	if lab == nil {
+		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
+	}
+	if err := s.Sandboxes.Reset(r.Context(), sandbox.Key{UserID: m.ID, Lab: lab.ID}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
+	return nil
+}
+
+// grades exports one line per student: steps passed per lab, points, and
+// when the last step was passed; the score is a fraction too, ready to be
+// sent as partial credit.
+func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.classData(r, c)
+	if err != nil {
+		return err
+	}
+	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	finished := map[int64]time.Time{}
+	for _, st := range stats {
+		if st.Passed && st.PassedAt.After(finished[st.UserID]) {
+			finished[st.UserID] = st.PassedAt
+		}
+	}
+	header := []string{"username", "name", "email"}
+	total := 0
+	for _, l := range d.Labs {
+		header = append(header, l.ID)
+		total += len(l.Steps)
+	}
+	header = append(header, "points", "max_points", "score", "last_passed_at")
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="class-%d-grades.csv"`, c.ID))
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	for _, st := range d.Students {
+		row := []string{st.Username, st.DisplayName, st.Email}
+		i := 0
+		for _, l := range d.Labs {
+			n := 0
+			for range l.Steps {
+				if st.Cells[i].Status == "passed" {
+					n++
+				}
+				i++
+			}
+			row = append(row, strconv.Itoa(n))
+		}
+		score := 0.0
+		if total > 0 {
+			score = float64(st.Done) / float64(total)
+		}
+		last := ""
+		if t, ok := finished[st.ID]; ok {
+			last = t.UTC().Format(time.RFC3339)
+		}
+		row = append(row, strconv.Itoa(st.Done), strconv.Itoa(total), strconv.FormatFloat(score, 'f', 3, 64), last)
+		cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"handson/internal/auth"
+	"handson/internal/store"
+)
+
+// classEnv adds a teacher with a class of alice, and an outsider teacher.
+func classEnv(t *testing.T) (*env, *store.Class) {
+	t.Helper()
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, name := range []string{"teacher", "outsider"} {
+		hash, _ := auth.HashPassword(name + "-password")
+		if err := e.db.CreateUser(ctx, &store.User{Username: name, PasswordHash: hash, Role: store.RoleInstructor}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	teacher, _ := e.db.UserByUsername(ctx, "teacher")
+	c, err := e.db.CreateClass(ctx, "Docker", teacher.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := e.db.UserByUsername(ctx, "alice")
+	e.db.Join(ctx, c.ID, alice.ID, store.RoleStudent)
+	return e, c
+}
+
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	res, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestRegisterWithJoinCode(t *testing.T) {
+	e, class := classEnv(t)
+	c := client()
+	res, body := postForm(t, c, e.url+"/register", url.Values{"code": {"WRONG-CODE"}, "username": {"carol"}, "password": {"carol-password"}})
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "join code is not valid") {
+		t.Fatalf("wrong code: %d", res.StatusCode)
+	}
+	if _, err := e.db.UserByUsername(context.Background(), "carol"); err == nil {
+		t.Fatal("an account was made with a wrong code")
+	}
+	code := strings.ToLower(strings.ReplaceAll(class.JoinCode, "-", ""))
+	res, _ = postForm(t, c, e.url+"/register", url.Values{"code": {code}, "username": {"carol"}, "display_name": {"Carol"}, "password": {"carol-password"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/labs" {
+		t.Fatalf("register: %d → %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := get(t, c, e.url+"/labs"); res.StatusCode != 200 {
+		t.Errorf("new student not logged in: %d", res.StatusCode)
+	}
+	members, _ := e.db.Members(context.Background(), class.ID)
+	if len(members) != 3 {
+		t.Errorf("members = %d, want teacher, alice and carol", len(members))
+	}
+	for _, bad := range []url.Values{
+		{"code": {class.JoinCode}, "username": {"carol"}, "password": {"carol-password"}}, // taken
+		{"code": {class.JoinCode}, "username": {"x"}, "password": {"long-enough"}},        // too short
+		{"code": {class.JoinCode}, "username": {"dave"}, "password": {"short"}},           // weak password
+		{"code": {class.JoinCode}, "username": {"<script>"}, "password": {"long-enough"}},
+	} {
+		if res, _ := postForm(t, client(), e.url+"/register", bad); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("register %v: %d, want 400", bad, res.StatusCode)
+		}
+	}
+}
+
+// Every denial is tried: students see no class pages, instructors only
+// their classes.
+func TestClassPermissions(t *testing.T) {
+	e, class := classEnv(t)
+	id := func(name string) string {
+		u, _ := e.db.UserByUsername(context.Background(), name)
+		return itoa(u.ID)
+	}
+	base := e.url + "/classes/" + itoa(class.ID)
+	routes := []struct{ method, path string }{
+		{"GET", base},
+		{"GET", base + "/grades.csv"},
+		{"POST", base + "/roster"},
+		{"POST", base + "/members/" + id("alice") + "/password"},
+		{"POST", base + "/members/" + id("alice") + "/labs/demo/reset"},
+	}
+	for _, who := range []string{"alice", "outsider"} {
+		c := e.login(t, who)
+		for _, rt := range routes {
+			req, _ := http.NewRequest(rt.method, rt.path, strings.NewReader("roster=x1234,Eve"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %s as %s: %d, want 403", rt.method, rt.path, who, res.StatusCode)
+			}
+		}
+	}
+	if res, _ := get(t, e.login(t, "alice"), e.url+"/classes"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("student on /classes: %d, want 403", res.StatusCode)
+	}
+	// The class's teacher may not touch a user outside the class.
+	c := e.login(t, "teacher")
+	if res, _ := postForm(t, c, base+"/members/"+id("bob")+"/password", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("password reset of a non-member: %d, want 404", res.StatusCode)
+	}
+	if res, _ := get(t, c, base); res.StatusCode != 200 {
+		t.Errorf("teacher's class page: %d", res.StatusCode)
+	}
+}
+
+func TestRosterPasswordAndGrades(t *testing.T) {
+	e, class := classEnv(t)
+	c := e.login(t, "teacher")
+	base := e.url + "/classes/" + itoa(class.ID)
+	res, body := postForm(t, c, base+"/roster", url.Values{"roster": {"\ufeffid,name,email\n20s1001,山田 太郎,taro@example.ac.jp\nalice,Alice,\n"}})
+	if res.StatusCode != 200 || !strings.Contains(body, "1 new accounts, 1 existing") {
+		t.Fatalf("roster: %d\n%s", res.StatusCode, body)
+	}
+	m := regexp.MustCompile(`<td>20s1001</td><td>山田 太郎</td><td><code>([a-z0-9]+)</code>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("new account's password not shown:\n%s", body)
+	}
+	taro := client()
+	if res, _ := postForm(t, taro, e.url+"/login", url.Values{"username": {"20s1001"}, "password": {m[1]}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log in with the roster password: %d", res.StatusCode)
+	}
+	if res, _ := postForm(t, c, base+"/roster", url.Values{"roster": {"bad id!,x"}}); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad roster: %d, want 400", res.StatusCode)
+	}
+
+	// A password reset ends the student's session and shows the new one.
+	taroUser, _ := e.db.UserByUsername(context.Background(), "20s1001")
+	res, body = postForm(t, c, base+"/members/"+itoa(taroUser.ID)+"/password", nil)
+	if res.StatusCode != 200 || !strings.Contains(body, "New password for 20s1001") {
+		t.Fatalf("reset: %d", res.StatusCode)
+	}
+	if res, _ := get(t, taro, e.url+"/labs"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("old session still works after a reset: %d", res.StatusCode)
+	}
+
+	// Grades: alice passed the demo's one step.
+	alice, _ := e.db.UserByUsername(context.Background(), "alice")
+	e.db.AddAttempt(context.Background(), &store.Attempt{UserID: alice.ID, LabID: "demo", StepID: "touch", Passed: true})
+	res, body = get(t, c, base+"/grades.csv")
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("grades: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("grades CSV: %v\n%s", err, body)
+	}
+	want := map[string][]string{"alice": {"1", "1", "1", "1.000"}, "20s1001": {"0", "0", "1", "0.000"}}
+	for _, row := range rows[1:] {
+		if w, ok := want[row[0]]; !ok || strings.Join(row[3:7], ",") != strings.Join(w, ",") {
+			t.Errorf("row %v, want %v (header %v)", row, w, rows[0])
+		}
+	}
+	if rows[1][7] == "" && rows[2][7] == "" {
+		t.Error("no completion time for alice")
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
