@@ -32,9 +32,11 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		UserID: u.ID, LabID: lab.ID, StepID: step.ID,
 		Passed: res.Passed, ExitCode: res.ExitCode, Message: res.Message, Output: res.Output, Duration: res.Duration,
 	}
+	// Committed before it is shown: an attempt the student saw is never lost.
 	if err := s.Store.AddAttempt(r.Context(), a); err != nil {
 		return err
 	}
+	s.attemptRecorded(r, a)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"passed": res.Passed, "message": res.Message, "output": res.Output, "exitCode": res.ExitCode,
 	})

@@ -152,6 +152,7 @@ type classData struct {
 	Class    *store.Class
 	Labs     []classLab
 	Students []classStudent
+	Stuck    []stuckStudent
 	Notice   string
 	Accounts []newAccount // shown once after a roster import or a password reset
 }
@@ -172,7 +173,23 @@ type cell struct {
 	Status    string // none, failed, passed
 	Attempts  int
 	Message   string
+	Stuck     bool
 }
+
+// stuckStudent failed a step's check stuckAttempts times, or has been on it
+// stuckFor, without passing.
+type stuckStudent struct {
+	UserID    int64
+	Name      string
+	Lab, Step string
+	Attempts  int
+	Message   string
+}
+
+const (
+	stuckAttempts = 3
+	stuckFor      = 15 * time.Minute
+)
 
 type newAccount struct {
 	Username, Name, Password string
@@ -215,6 +232,9 @@ func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) 
 					if st.Passed {
 						c.Status = "passed"
 						row.Done++
+					} else if st.Attempts >= stuckAttempts || time.Since(st.FirstAt) > stuckFor {
+						c.Stuck = true
+						d.Stuck = append(d.Stuck, stuckStudent{m.ID, m.Name(), l.ID, step, st.Attempts, st.LastMessage})
 					}
 				}
 				row.Cells = append(row.Cells, c)

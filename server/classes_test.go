@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"handson/internal/auth"
+	"handson/internal/sandbox"
 	"handson/internal/store"
 )
 
@@ -178,3 +182,47 @@ func TestRosterPasswordAndGrades(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The dashboard hears a student's check as it is recorded.
+func TestClassEventsLive(t *testing.T) {
+	e, class := classEnv(t)
+	c := e.login(t, "teacher")
+	req, _ := http.NewRequest("GET", e.url+"/classes/"+itoa(class.ID)+"/events", nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	<-lines // ": connected"
+	e.fake.Answer = func(sandbox.Command) (*sandbox.Result, error) {
+		return &sandbox.Result{ExitCode: 1, Output: []byte("no file\n")}, nil
+	}
+	post(t, e.login(t, "alice"), e.url+"/api/labs/demo/steps/touch/check", nil)
+	post(t, e.login(t, "bob"), e.url+"/api/labs/demo/steps/touch/check", nil) // not in the class
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case line := <-lines:
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok {
+				continue
+			}
+			var ev attemptEvent
+			json.Unmarshal([]byte(data), &ev)
+			alice, _ := e.db.UserByUsername(context.Background(), "alice")
+			if ev.User != alice.ID || ev.Status != "failed" || ev.Attempts != 1 || ev.Message != "no file" || ev.Step != "touch" {
+				t.Fatalf("event %+v, want alice's failed check", ev)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no event on the dashboard")
+		}
+	}
+}

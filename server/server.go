@@ -38,12 +38,13 @@ type Server struct {
 	SecureCookies bool
 	SessionTTL    time.Duration
 
-	live     atomic.Pointer[content.Course] // set by SetCourse
-	pages    map[string]*template.Template
-	upgrader websocket.Upgrader
-	http     *http.Server
-	ln       net.Listener
-	stop     context.CancelFunc // ends every request, terminals included
+	live       atomic.Pointer[content.Course] // set by SetCourse
+	pages      map[string]*template.Template
+	upgrader   websocket.Upgrader
+	http       *http.Server
+	ln         net.Listener
+	stop       context.CancelFunc // ends every request, terminals included
+	dashboards hub                // attempts to class dashboards
 	// Failed logins: a class shares one address, an attacker may use many.
 	loginsByIP, loginsByUser *limiter
 	terminals                sync.WaitGroup
@@ -139,6 +140,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes", s.page(s.authed(s.teacher(s.classesPage))))
 	mux.Handle("POST /classes", s.page(s.authed(s.teacher(s.createClass))))
 	mux.Handle("GET /classes/{class}", s.page(s.authed(s.teacher(s.classPage))))
+	mux.Handle("GET /classes/{class}/events", s.api(s.authed(s.teacher(s.classEvents))))
 	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
 	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
 	mux.Handle("POST /classes/{class}/members/{user}/password", s.page(s.authed(s.teacher(s.resetPassword))))

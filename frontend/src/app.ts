@@ -6,6 +6,7 @@ import '@xterm/xterm/css/xterm.css';
 import './app.css';
 
 import { initCheckButtons } from './check';
+import { initClassPage } from './class';
 import { initExecBlocks } from './exec';
 import { initSandbox } from './sandbox';
 import { TerminalSession } from './terminal';
@@ -52,6 +53,9 @@ function main(): void {
       break;
     case 'login':
       initLoginPage();
+      break;
+    case 'class':
+      initClassPage();
       break;
   }
 }

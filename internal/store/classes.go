@@ -231,3 +231,21 @@ func parseTime(s string) time.Time {
 	}
 	return time.Time{}
 }
+
+// StudentClasses lists the ids of the classes a user is a student of.
+func (db *DB) StudentClasses(ctx context.Context, userID int64) ([]int64, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT class_id FROM class_members WHERE user_id = ? AND role = 'student'`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
