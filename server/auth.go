@@ -38,6 +38,22 @@ func (s *Server) authed(h handler) handler {
 	}
 }
 
+// optionalUser is the logged-in user of a page that anyone may see, or nil.
+func (s *Server) optionalUser(r *http.Request) *store.User {
+	if u := userOf(r); u != nil {
+		return u
+	}
+	c, err := r.Cookie(s.cookieName())
+	if err != nil {
+		return nil
+	}
+	u, err := s.Store.UserBySession(r.Context(), c.Value)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
 func userOf(r *http.Request) *store.User {
 	u, _ := r.Context().Value(ctxKey{}).(*store.User)
 	return u
@@ -56,7 +72,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if s.loginsByIP.blocked(ip) || s.loginsByUser.blocked(user) {
 		w.Header().Set("Retry-After", "60")
 		w.WriteHeader(http.StatusTooManyRequests)
-		return s.render(w, r, "login", &view{Page: "login", Error: "Too many attempts. Wait a minute, then try again.", Username: name, Next: next})
+		return s.render(w, r, "login", &view{Page: "login", Error: tr(s.uiLang(r), "login.throttled"), Username: name, Next: next})
 	}
 	u, err := s.Store.UserByUsername(r.Context(), name)
 	switch {
@@ -70,7 +86,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	s.loginsByIP.fail(ip)
 	s.loginsByUser.fail(user)
 	w.WriteHeader(http.StatusUnauthorized)
-	return s.render(w, r, "login", &view{Page: "login", Error: "Wrong username or password.", Username: name, Next: next})
+	return s.render(w, r, "login", &view{Page: "login", Error: tr(s.uiLang(r), "login.wrong"), Username: name, Next: next})
 }
 
 // startSession issues a new session id at every login.

@@ -198,7 +198,7 @@ type newAccount struct {
 func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) {
 	d := &classData{Class: c}
 	for _, e := range s.CurrentCourse().Labs() {
-		l := classLab{ID: e.ID, Title: e.In(langs(r)...).Title}
+		l := classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title}
 		for _, st := range e.Primary.Steps {
 			if st.Check != "" {
 				l.Steps = append(l.Steps, st.ID)

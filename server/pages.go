@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
-	"strings"
 
 	"handson/content"
 	"handson/internal/apperr"
@@ -13,9 +12,11 @@ import (
 
 // view is what templates see.
 type view struct {
-	Page string
-	Lang string
-	User *store.User
+	Page   string
+	Lang   string // of the page's content (a lab may have no translation)
+	UILang string // of the platform's own text
+	Path   string // for the language switch to come back to
+	User   *store.User
 
 	Error, Username, Next string // login
 	Status, Message       string // error page
@@ -48,12 +49,14 @@ type stepView struct {
 // render writes a page; rendering into a buffer first means a template
 // error never leaves half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, v *view) error {
-	if v.Lang == "" {
-		v.Lang = "en"
-	}
 	if v.User == nil {
 		v.User = userOf(r)
 	}
+	v.UILang = s.uiLang(r)
+	if v.Lang == "" {
+		v.Lang = v.UILang
+	}
+	v.Path = r.URL.RequestURI()
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		return err
@@ -69,28 +72,21 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// langs lists the languages the reader prefers, best first: ?lang=, then
-// the browser's Accept-Language.
-func langs(r *http.Request) []string {
+// langs lists the languages the reader prefers for labs, best first:
+// ?lang=, the UI language, then the browser's Accept-Language.
+func (s *Server) langs(r *http.Request) []string {
 	var out []string
 	if l := r.URL.Query().Get("lang"); l != "" {
 		out = append(out, l)
 	}
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
-		if tag == "" || tag == "*" {
-			continue
-		}
-		out = append(out, strings.ToLower(strings.SplitN(tag, "-", 2)[0]))
-	}
-	return out
+	return append(append(out, s.uiLang(r)), acceptLanguages(r)...)
 }
 
 func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
 	u := userOf(r)
 	v := &view{Page: "labs"}
 	for _, e := range s.CurrentCourse().Labs() {
-		lab := e.In(langs(r)...)
+		lab := e.In(s.langs(r)...)
 		progress, err := s.Store.Progress(r.Context(), u.ID, lab.ID)
 		if err != nil {
 			return err
@@ -115,7 +111,7 @@ func (s *Server) lab(r *http.Request) (*content.Lab, error) {
 	if e == nil {
 		return nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
 	}
-	return e.In(langs(r)...), nil
+	return e.In(s.langs(r)...), nil
 }
 
 func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {

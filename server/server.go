@@ -134,6 +134,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /login", s.page(s.loginPage))
 	mux.Handle("POST /login", s.page(s.login))
 	mux.Handle("POST /logout", s.page(s.logout))
+	mux.Handle("POST /lang", s.page(s.setLang))
 	mux.Handle("GET /register", s.page(s.registerPage))
 	mux.Handle("POST /register", s.page(s.register))
 	mux.Handle("GET /{$}", s.page(s.authed(s.home)))
@@ -161,7 +162,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "error"} {
-		t, err := template.ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)
 		}

@@ -475,3 +475,45 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Errorf("bob from the same address: %d, want his login to work", code)
 	}
 }
+
+func TestLanguage(t *testing.T) {
+	e := newEnv(t)
+	page := func(c *http.Client, acceptLang string) string {
+		req, _ := http.NewRequest("GET", e.url+"/login", nil)
+		req.Header.Set("Accept-Language", acceptLang)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	c := client()
+	if body := page(c, "ja-JP,ja;q=0.9,en;q=0.8"); !strings.Contains(body, "<h1>ログイン</h1>") || !strings.Contains(body, `data-ui-lang="ja"`) {
+		t.Error("a Japanese browser does not get a Japanese page")
+	}
+	if body := page(c, "en-US"); !strings.Contains(body, "<h1>Log in</h1>") {
+		t.Error("an English browser does not get an English page")
+	}
+	// A choice beats the browser: in a cookie before login, on the account after.
+	if res, _ := postForm(t, c, e.url+"/lang", url.Values{"lang": {"ja"}, "next": {"/login"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("switch: %d", res.StatusCode)
+	}
+	if body := page(c, "en-US"); !strings.Contains(body, "<h1>ログイン</h1>") {
+		t.Error("the chosen language did not stick")
+	}
+	alice := e.login(t, "alice")
+	postForm(t, alice, e.url+"/lang", url.Values{"lang": {"ja"}})
+	u, _ := e.db.UserByUsername(context.Background(), "alice")
+	if u.Lang != "ja" {
+		t.Errorf("alice's language = %q, want ja kept on her account", u.Lang)
+	}
+	// The lab follows: the demo has only one language, which is kept.
+	req, _ := http.NewRequest("GET", e.url+"/labs/demo", nil)
+	res, err := alice.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("lab page: %v %v", res, err)
+	}
+	res.Body.Close()
+}

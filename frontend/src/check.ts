@@ -1,5 +1,6 @@
 // "Check" buttons: ask the server to grade a step and show the verdict.
 
+import { t } from './i18n';
 interface CheckResponse {
   passed: boolean;
   message?: string;
@@ -21,7 +22,7 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
 
   button.disabled = true;
   section?.setAttribute('aria-busy', 'true');
-  show(result, 'checking', 'Checking…');
+  show(result, 'checking', t('checking'));
   try {
     const res = await fetch(url, {
       method: 'POST',
@@ -31,20 +32,20 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
     const body = await readJSON(res);
     if (!res.ok) {
       const err = typeof body?.error === 'string' && body.error ? body.error : `${res.status} ${res.statusText}`.trim();
-      show(result, 'error', `Check failed: ${err}`);
+      show(result, 'error', t('checkFailed') + err);
       return;
     }
     if (!body || typeof body.passed !== 'boolean') {
-      show(result, 'error', 'Check failed: unexpected response from server');
+      show(result, 'error', t('checkFailed') + t('badResponse'));
       return;
     }
     const r = body as unknown as CheckResponse;
     if (section) section.dataset.status = r.passed ? 'passed' : 'failed';
-    show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? 'Passed' : 'Not yet'), r.output);
+    show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? t('passed') : t('notYet')), r.output);
   } catch (e) {
     // fetch only rejects when the server couldn't be reached at all.
     const why = e instanceof Error ? e.message : String(e);
-    show(result, 'error', `Check failed: could not reach the server (${why})`);
+    show(result, 'error', t('checkFailed') + t('unreachable') + ` (${why})`);
   } finally {
     button.disabled = false;
     section?.removeAttribute('aria-busy');
@@ -70,7 +71,7 @@ function show(el: HTMLElement | null, kind: string, message: string, output?: st
     const details = document.createElement('details');
     details.className = 'check-output';
     const summary = document.createElement('summary');
-    summary.textContent = 'Output';
+    summary.textContent = t('output');
     const pre = document.createElement('pre');
     pre.textContent = output;
     details.append(summary, pre);

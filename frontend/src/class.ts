@@ -1,6 +1,7 @@
 // The instructor's class page: the progress grid and the "needs help" list
 // follow students' checks live (server-sent events), without a reload.
 
+import { t } from './i18n';
 interface AttemptEvent {
   user: number;
   lab: string;
@@ -49,7 +50,7 @@ function update(main: HTMLElement, ev: AttemptEvent): void {
     li.dataset.lab = ev.lab;
     li.dataset.step = ev.step;
     const name = row.querySelector('th')?.firstChild?.textContent?.trim() ?? String(ev.user);
-    li.textContent = `${name} — ${ev.lab}/${ev.step}: ${ev.attempts} failed checks${ev.message ? ' (' + ev.message + ')' : ''}`;
+    li.textContent = `${name} — ${ev.lab}/${ev.step}: ${ev.attempts} ${t('failedChecks')}${ev.message ? ' (' + ev.message + ')' : ''}`;
     list.append(li);
   }
   const none = list.querySelector('li.none');

@@ -1,6 +1,7 @@
 // "Run ▶" buttons on the guide's runnable code blocks.
 
-const LABEL = 'Run ▶';
+import { t } from './i18n';
+const LABEL = (): string => t('run');
 
 /** run types text into the terminal and returns false if it couldn't. */
 export function initExecBlocks(run: (text: string) => boolean, root: ParentNode = document): void {
@@ -9,8 +10,8 @@ export function initExecBlocks(run: (text: string) => boolean, root: ParentNode 
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'run-button';
-    button.textContent = LABEL;
-    button.title = 'Type this into the terminal';
+    button.textContent = LABEL();
+    button.title = t('runTitle');
     let resetTimer: number | undefined;
     button.addEventListener('click', () => {
       const code = block.querySelector('code') ?? block.querySelector('pre') ?? block;
@@ -18,11 +19,11 @@ export function initExecBlocks(run: (text: string) => boolean, root: ParentNode 
       const text = (code.textContent ?? '').trim().replace(/\r?\n/g, '\r');
       if (!text || run(text + '\r')) return;
       // Say so rather than fail silently while the terminal is reconnecting.
-      button.textContent = 'Not connected';
+      button.textContent = t('notConnected');
       button.dataset.state = 'error';
       window.clearTimeout(resetTimer);
       resetTimer = window.setTimeout(() => {
-        button.textContent = LABEL;
+        button.textContent = LABEL();
         delete button.dataset.state;
       }, 2000);
     });

@@ -3,6 +3,7 @@
 // to the sandbox later: recovered after a hang, stopped when idle or over
 // its disk limit, reset.
 
+import { t } from './i18n';
 interface SandboxEvent {
   kind: string;
   phase?: string;
@@ -33,16 +34,16 @@ export function initSandbox(reconnect: (fresh: boolean) => void): void {
 
   const reset = document.querySelector<HTMLButtonElement>('button.sandbox-reset[data-url]');
   reset?.addEventListener('click', async () => {
-    if (!confirm('Reset your sandbox? Everything in it (files, images, containers) is deleted and a fresh one starts. Your progress is kept.')) return;
+    if (!confirm(t('resetConfirm'))) return;
     reset.disabled = true;
     try {
       const res = await fetch(reset.dataset.url!, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { error?: string };
-        if (notice) show(notice, 'error', 'Reset failed: ' + (body.error ?? `${res.status} ${res.statusText}`));
+        if (notice) show(notice, 'error', t('resetFailed') + (body.error ?? `${res.status} ${res.statusText}`));
       }
     } catch (err) {
-      if (notice) show(notice, 'error', 'Reset failed: could not reach the server (' + String(err) + ')');
+      if (notice) show(notice, 'error', t('resetFailed') + t('unreachable') + ' (' + String(err) + ')');
     } finally {
       reset.disabled = false;
     }

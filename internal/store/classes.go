@@ -123,7 +123,7 @@ func (db *DB) Join(ctx context.Context, classID, userID int64, role string) erro
 // Members lists a class's users, instructors first, then by name.
 func (db *DB) Members(ctx context.Context, classID int64) ([]Member, error) {
 	rows, err := db.read.QueryContext(ctx,
-		`SELECT u.id, u.username, u.display_name, u.email, u.password_hash, u.role, u.created_at, m.role
+		`SELECT u.id, u.username, u.display_name, u.email, u.lang, u.password_hash, u.role, u.created_at, m.role
 		 FROM class_members m JOIN users u ON u.id = m.user_id
 		 WHERE m.class_id = ? ORDER BY m.role = 'student', u.username`, classID)
 	if err != nil {
@@ -133,7 +133,7 @@ func (db *DB) Members(ctx context.Context, classID int64) ([]Member, error) {
 	var out []Member
 	for rows.Next() {
 		var m Member
-		if err := rows.Scan(&m.ID, &m.Username, &m.DisplayName, &m.Email, &m.PasswordHash, &m.Role, &m.CreatedAt, &m.ClassRole); err != nil {
+		if err := rows.Scan(&m.ID, &m.Username, &m.DisplayName, &m.Email, &m.Lang, &m.PasswordHash, &m.Role, &m.CreatedAt, &m.ClassRole); err != nil {
 			return nil, err
 		}
 		out = append(out, m)

@@ -25,6 +25,7 @@ type User struct {
 	Username     string
 	DisplayName  string
 	Email        string
+	Lang         string // chosen UI language; empty: the browser's
 	PasswordHash string
 	Role         string
 	CreatedAt    time.Time
@@ -79,11 +80,11 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-const userSelect = `SELECT id, username, display_name, email, password_hash, role, created_at FROM users`
+const userSelect = `SELECT id, username, display_name, email, lang, password_hash, role, created_at FROM users`
 
 func (db *DB) scanUser(row *sql.Row) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.PasswordHash, &u.Role, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Lang, &u.PasswordHash, &u.Role, &u.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "No such user.")
 	}
@@ -91,4 +92,10 @@ func (db *DB) scanUser(row *sql.Row) (*User, error) {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// SetLang stores a user's UI language ("" follows the browser).
+func (db *DB) SetLang(ctx context.Context, userID int64, lang string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE users SET lang = ? WHERE id = ?`, lang, userID)
+	return err
 }

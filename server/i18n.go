@@ -1,0 +1,130 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// UI languages; the first is the fallback.
+var uiLangs = []string{"en", "ja"}
+
+// messages is the UI's text in each language, by key.
+var messages = map[string]map[string]string{
+	"brand.logout":      {"en": "Log out", "ja": "ログアウト"},
+	"nav.classes":       {"en": "Classes", "ja": "クラス"},
+	"nav.lang":          {"en": "日本語", "ja": "English"},
+	"login.title":       {"en": "Log in", "ja": "ログイン"},
+	"login.username":    {"en": "Username", "ja": "ユーザー名"},
+	"login.password":    {"en": "Password", "ja": "パスワード"},
+	"login.submit":      {"en": "Log in", "ja": "ログイン"},
+	"login.new":         {"en": "New here?", "ja": "はじめての方は"},
+	"login.join":        {"en": "Join a class with its code", "ja": "参加コードでクラスに参加"},
+	"login.wrong":       {"en": "Wrong username or password.", "ja": "ユーザー名またはパスワードが違います。"},
+	"login.throttled":   {"en": "Too many attempts. Wait a minute, then try again.", "ja": "試行回数が多すぎます。1 分ほど待ってからもう一度お試しください。"},
+	"register.title":    {"en": "Join a class", "ja": "クラスに参加"},
+	"register.code":     {"en": "Join code", "ja": "参加コード"},
+	"register.name":     {"en": "Your name", "ja": "お名前"},
+	"register.submit":   {"en": "Create account", "ja": "アカウントを作成"},
+	"register.have":     {"en": "Already have an account?", "ja": "アカウントをお持ちの方は"},
+	"labs.title":        {"en": "Labs", "ja": "演習"},
+	"labs.none":         {"en": "No labs yet.", "ja": "演習はまだありません。"},
+	"lab.check":         {"en": "Check", "ja": "チェック"},
+	"lab.connecting":    {"en": "Connecting…", "ja": "接続中…"},
+	"lab.reset":         {"en": "Reset sandbox", "ja": "サンドボックスをリセット"},
+	"lab.reset.title":   {"en": "Delete this lab's sandbox and start a fresh one. Your progress is kept.", "ja": "この演習のサンドボックスを削除して新しく作り直します。進捗は残ります。"},
+	"lab.hint":          {"en": "Hint", "ja": "ヒント"},
+	"error.back":        {"en": "Back to the labs", "ja": "演習一覧へ戻る"},
+	"classes.title":     {"en": "Classes", "ja": "クラス"},
+	"classes.none":      {"en": "No classes yet.", "ja": "クラスはまだありません。"},
+	"classes.code":      {"en": "join code", "ja": "参加コード"},
+	"classes.new":       {"en": "New class", "ja": "新しいクラス"},
+	"classes.create":    {"en": "Create", "ja": "作成"},
+	"class.join":        {"en": "Students join at /register with the code", "ja": "学生は /register でこの参加コードを入力します:"},
+	"class.export":      {"en": "Export grades (CSV)", "ja": "成績を書き出す (CSV)"},
+	"class.stuck":       {"en": "Needs help", "ja": "つまずいている学生"},
+	"class.nobody":      {"en": "Nobody is stuck.", "ja": "つまずいている学生はいません。"},
+	"class.failed":      {"en": "failed checks", "ja": "回失敗"},
+	"class.student":     {"en": "Student", "ja": "学生"},
+	"class.done":        {"en": "Done", "ja": "完了"},
+	"class.nostudents":  {"en": "No students yet.", "ja": "学生はまだいません。"},
+	"class.newpw":       {"en": "New password", "ja": "パスワード再発行"},
+	"class.shown":       {"en": "Passwords are shown only now: hand them out or save this page.", "ja": "パスワードはこの画面でしか表示されません。配布するか、この画面を保存してください。"},
+	"class.roster":      {"en": "Import a roster", "ja": "名簿を取り込む"},
+	"class.roster.help": {"en": "One student per line: id,name,email. The id becomes the username; new accounts get a password shown once.", "ja": "1 行に 1 人: 学籍番号,氏名,メール。学籍番号がユーザー名になり、新しいアカウントのパスワードは一度だけ表示されます。"},
+	"class.roster.file": {"en": "or a CSV file", "ja": "または CSV ファイル"},
+	"class.import":      {"en": "Import", "ja": "取り込む"},
+}
+
+// tr returns key's text in lang, formatted with args; an unknown key shows
+// itself, so a missing text is visible rather than blank.
+func tr(lang, key string, args ...any) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	s, ok := m[lang]
+	if !ok {
+		s = m[uiLangs[0]]
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// uiLang picks the UI language: the user's choice, then the lang cookie,
+// then the browser's languages.
+func (s *Server) uiLang(r *http.Request) string {
+	if u := userOf(r); u != nil && supported(u.Lang) {
+		return u.Lang
+	}
+	if c, err := r.Cookie("lang"); err == nil && supported(c.Value) {
+		return c.Value
+	}
+	for _, l := range acceptLanguages(r) {
+		if supported(l) {
+			return l
+		}
+	}
+	return uiLangs[0]
+}
+
+func supported(lang string) bool {
+	for _, l := range uiLangs {
+		if l == lang {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptLanguages lists the browser's languages, best first, as base tags.
+func acceptLanguages(r *http.Request) []string {
+	var out []string
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		if tag == "" || tag == "*" {
+			continue
+		}
+		out = append(out, strings.ToLower(strings.SplitN(tag, "-", 2)[0]))
+	}
+	return out
+}
+
+// setLang switches the UI language (and the labs' where a translation
+// exists): for the account when logged in, else in a cookie.
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request) error {
+	lang := r.PostFormValue("lang")
+	if !supported(lang) {
+		lang = uiLangs[0]
+	}
+	if u := s.optionalUser(r); u != nil {
+		if err := s.Store.SetLang(r.Context(), u.ID, lang); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: "lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	return nil
+}
