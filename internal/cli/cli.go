@@ -17,6 +17,7 @@ Usage:
   handson lab lint DIR...          check lab files and report every problem
   handson lab test DIR...          prove labs on fresh sandboxes (not yet available)
   handson user add [flags] NAME    create an account; prints its password
+  handson backup [-data DIR] FILE  a consistent copy of the database, while serving
 `
 
 // Main runs the command line and returns the exit code.
@@ -36,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return lab(args[1:], stdout, stderr)
 	case "user":
 		return user(args[1:], stdout, stderr)
+	case "backup":
+		return backup(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -109,3 +109,10 @@ func (db *DB) migrateFile(ctx context.Context, name string) error {
 	}
 	return tx.Commit()
 }
+
+// Backup writes a consistent copy of the database to path while it is in
+// use (SQLite's VACUUM INTO). path must not exist.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	_, err := db.write.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}

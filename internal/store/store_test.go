@@ -161,3 +161,25 @@ func TestInstanceIDIsStable(t *testing.T) {
 		t.Error("two databases share an instance id")
 	}
 }
+
+func TestBackup(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	MustUser(t, db, "alice")
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := db.Backup(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	MustUser(t, db, "bob") // after the backup
+	copy, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copy.Close()
+	if n, _ := copy.CountUsers(ctx); n != 1 {
+		t.Errorf("backup has %d users, want 1", n)
+	}
+	if err := db.Backup(ctx, path); err == nil {
+		t.Error("backup over an existing file succeeded")
+	}
+}
