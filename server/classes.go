@@ -3,8 +3,10 @@ package server
 import (
 	"encoding/csv"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -455,4 +457,112 @@ func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// labStats is a lab's picture for a class: how many finished and when,
+// how long each step takes, which checks fail most.
+type labStats struct {
+	Class      *store.Class
+	Lab        classLab
+	Students   int
+	Finished   int
+	Completion template.HTML
+	StepTime   template.HTML
+	Failures   template.HTML
+	Common     []store.FailureCount
+}
+
+func (s *Server) labStatsPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.classData(r, c)
+	if err != nil {
+		return err
+	}
+	st := &labStats{Class: c, Students: len(d.Students)}
+	found := false
+	for _, l := range d.Labs {
+		if l.ID == r.PathValue("lab") {
+			st.Lab, found = l, true
+		}
+	}
+	if !found {
+		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
+	}
+	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		user int64
+		step string
+	}
+	byKey := map[key]store.StepStat{}
+	for _, x := range stats {
+		if x.LabID == st.Lab.ID {
+			byKey[key{x.UserID, x.StepID}] = x
+		}
+	}
+	var finished []time.Time
+	for _, stu := range d.Students {
+		var last time.Time
+		all := len(st.Lab.Steps) > 0
+		for _, step := range st.Lab.Steps {
+			x, ok := byKey[key{stu.ID, step}]
+			if !ok || !x.Passed {
+				all = false
+				break
+			}
+			if x.PassedAt.After(last) {
+				last = x.PassedAt
+			}
+		}
+		if all {
+			finished = append(finished, last)
+		}
+	}
+	sort.Slice(finished, func(i, j int) bool { return finished[i].Before(finished[j]) })
+	st.Finished = len(finished)
+	lang := s.uiLang(r)
+	st.Completion = lineChart(tr(lang, "stats.completion"), finished, st.Students)
+
+	var times, fails []bar
+	for _, step := range st.Lab.Steps {
+		var mins []float64
+		failed := 0
+		for _, stu := range d.Students {
+			x, ok := byKey[key{stu.ID, step}]
+			if !ok {
+				continue
+			}
+			if x.Passed {
+				mins = append(mins, x.PassedAt.Sub(x.FirstAt).Minutes())
+				failed += x.Attempts - 1
+			} else {
+				failed += x.Attempts
+			}
+		}
+		m := median(mins)
+		times = append(times, bar{step, m, fmt.Sprintf("%.1f min (%d)", m, len(mins))})
+		fails = append(fails, bar{step, float64(failed), strconv.Itoa(failed)})
+	}
+	st.StepTime = barChart(tr(lang, "stats.steptime"), times)
+	st.Failures = barChart(tr(lang, "stats.failures"), fails)
+	if st.Common, err = s.Store.CommonFailures(r.Context(), c.ID, st.Lab.ID, 10); err != nil {
+		return err
+	}
+	return s.render(w, r, "labstats", &view{Page: "labstats", Data: st})
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	sort.Float64s(xs)
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }

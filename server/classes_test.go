@@ -226,3 +226,31 @@ func TestClassEventsLive(t *testing.T) {
 		}
 	}
 }
+
+func TestLabStats(t *testing.T) {
+	e, class := classEnv(t)
+	alice, _ := e.db.UserByUsername(context.Background(), "alice")
+	for _, passed := range []bool{false, false, true} {
+		msg := "no file"
+		if passed {
+			msg = ""
+		}
+		e.db.AddAttempt(context.Background(), &store.Attempt{UserID: alice.ID, LabID: "demo", StepID: "touch", Passed: passed, Message: msg})
+	}
+	base := e.url + "/classes/" + itoa(class.ID) + "/labs/"
+	res, body := get(t, e.login(t, "teacher"), base+"demo")
+	if res.StatusCode != 200 {
+		t.Fatalf("stats: %d", res.StatusCode)
+	}
+	for _, want := range []string{"<strong>1 / 1</strong>", `<svg class="chart"`, "<td>touch</td><td>no file</td><td>2</td>", "chart-line"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("stats page lacks %q", want)
+		}
+	}
+	if res, _ := get(t, e.login(t, "teacher"), base+"nope"); res.StatusCode != 404 {
+		t.Errorf("unknown lab: %d", res.StatusCode)
+	}
+	if res, _ := get(t, e.login(t, "alice"), base+"demo"); res.StatusCode != 403 {
+		t.Errorf("student on stats: %d", res.StatusCode)
+	}
+}

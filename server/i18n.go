@@ -54,6 +54,15 @@ var messages = map[string]map[string]string{
 	"class.roster.help": {"en": "One student per line: id,name,email. The id becomes the username; new accounts get a password shown once.", "ja": "1 行に 1 人: 学籍番号,氏名,メール。学籍番号がユーザー名になり、新しいアカウントのパスワードは一度だけ表示されます。"},
 	"class.roster.file": {"en": "or a CSV file", "ja": "または CSV ファイル"},
 	"class.import":      {"en": "Import", "ja": "取り込む"},
+	"stats.completion":  {"en": "Students who finished the lab, over time", "ja": "演習を終えた学生数の推移"},
+	"stats.steptime":    {"en": "Median time from first check to pass, per step", "ja": "ステップごとの所要時間 (最初のチェックから合格まで、中央値)"},
+	"stats.failures":    {"en": "Failed checks per step", "ja": "ステップごとの失敗したチェック数"},
+	"stats.finished":    {"en": "finished", "ja": "人が完了"},
+	"stats.common":      {"en": "Most frequent failures", "ja": "よくある失敗"},
+	"stats.back":        {"en": "Back to the class", "ja": "クラスへ戻る"},
+	"stats.step":        {"en": "Step", "ja": "ステップ"},
+	"stats.message":     {"en": "Message", "ja": "メッセージ"},
+	"stats.count":       {"en": "Times", "ja": "回数"},
 }
 
 // tr returns key's text in lang, formatted with args; an unknown key shows

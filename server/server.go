@@ -141,6 +141,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes", s.page(s.authed(s.teacher(s.classesPage))))
 	mux.Handle("POST /classes", s.page(s.authed(s.teacher(s.createClass))))
 	mux.Handle("GET /classes/{class}", s.page(s.authed(s.teacher(s.classPage))))
+	mux.Handle("GET /classes/{class}/labs/{lab}", s.page(s.authed(s.teacher(s.labStatsPage))))
 	mux.Handle("GET /classes/{class}/events", s.api(s.authed(s.teacher(s.classEvents))))
 	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
 	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
@@ -161,7 +162,7 @@ func (s *Server) Handler() (http.Handler, error) {
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "error"} {
+	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "error"} {
 		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)

@@ -249,3 +249,32 @@ func (db *DB) StudentClasses(ctx context.Context, userID int64) ([]int64, error)
 	}
 	return ids, rows.Err()
 }
+
+// FailureCount is how often a check failed with one message.
+type FailureCount struct {
+	StepID, Message string
+	Count           int
+}
+
+// CommonFailures lists a lab's most frequent failure messages among a
+// class's students, most frequent first.
+func (db *DB) CommonFailures(ctx context.Context, classID int64, labID string, limit int) ([]FailureCount, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT a.step_id, a.message, COUNT(*) AS n
+		 FROM attempts a JOIN class_members m ON m.user_id = a.user_id AND m.class_id = ? AND m.role = 'student'
+		 WHERE a.lab_id = ? AND NOT a.passed
+		 GROUP BY a.step_id, a.message ORDER BY n DESC, a.step_id LIMIT ?`, classID, labID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FailureCount
+	for rows.Next() {
+		var f FailureCount
+		if err := rows.Scan(&f.StepID, &f.Message, &f.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
