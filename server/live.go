@@ -28,7 +28,8 @@ type hub struct {
 }
 
 func (h *hub) subscribe(class int64) (<-chan attemptEvent, func()) {
-	ch := make(chan attemptEvent, 64)
+	// Room for a whole class pressing Check at once (200 in a second).
+	ch := make(chan attemptEvent, 1024)
 	h.mu.Lock()
 	if h.subs == nil {
 		h.subs = map[int64]map[chan attemptEvent]struct{}{}
@@ -106,8 +107,17 @@ func (s *Server) classEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil
 		case ev := <-ch:
-			b, _ := json.Marshal(ev)
-			fmt.Fprintf(w, "event: attempt\ndata: %s\n\n", b)
+			// Write what has queued up, then flush once: a burst of checks
+			// costs one write, not one per check.
+			for more := true; more; {
+				b, _ := json.Marshal(ev)
+				fmt.Fprintf(w, "event: attempt\ndata: %s\n\n", b)
+				select {
+				case ev = <-ch:
+				default:
+					more = false
+				}
+			}
 			flusher.Flush()
 		case <-keepalive.C:
 			fmt.Fprint(w, ": keepalive\n\n")
