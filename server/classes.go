@@ -394,7 +394,7 @@ func (s *Server) resetStudentSandbox(w http.ResponseWriter, r *http.Request) err
 	if err := s.Sandboxes.Reset(r.Context(), sandbox.Key{UserID: m.ID, Lab: lab.ID}); err != nil {
 		return err
 	}
-	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/classes/%d/members/%d", c.ID, m.ID), http.StatusSeeOther)
 	return nil
 }
 
@@ -565,4 +565,32 @@ func median(xs []float64) float64 {
 		return xs[len(xs)/2]
 	}
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+// studentData is one student's page for an instructor: their attempts with
+// the checks' output as evidence, and what can be done for them.
+type studentData struct {
+	Class    *store.Class
+	Student  *store.Member
+	Labs     []classLab
+	Attempts []store.Attempt
+}
+
+func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.student(r, c)
+	if err != nil {
+		return err
+	}
+	d := &studentData{Class: c, Student: m}
+	for _, e := range s.CurrentCourse().Labs() {
+		d.Labs = append(d.Labs, classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title})
+	}
+	if d.Attempts, err = s.Store.UserAttempts(r.Context(), m.ID, 200); err != nil {
+		return err
+	}
+	return s.render(w, r, "student", &view{Page: "student", Data: d})
 }

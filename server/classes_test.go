@@ -97,6 +97,8 @@ func TestClassPermissions(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"GET", base},
 		{"GET", base + "/grades.csv"},
+		{"GET", base + "/members/" + id("alice")},
+		{"GET", base + "/labs/demo"},
 		{"POST", base + "/roster"},
 		{"POST", base + "/members/" + id("alice") + "/password"},
 		{"POST", base + "/members/" + id("alice") + "/labs/demo/reset"},
@@ -252,5 +254,28 @@ func TestLabStats(t *testing.T) {
 	}
 	if res, _ := get(t, e.login(t, "alice"), base+"demo"); res.StatusCode != 403 {
 		t.Errorf("student on stats: %d", res.StatusCode)
+	}
+}
+
+func TestStudentEvidence(t *testing.T) {
+	e, class := classEnv(t)
+	alice, _ := e.db.UserByUsername(context.Background(), "alice")
+	e.db.AddAttempt(context.Background(), &store.Attempt{UserID: alice.ID, LabID: "demo", StepID: "touch", ExitCode: 1, Message: "no file", Output: "ls: /tmp/x: No such file\nno file\n"})
+	c := e.login(t, "teacher")
+	base := e.url + "/classes/" + itoa(class.ID) + "/members/"
+	res, body := get(t, c, base+itoa(alice.ID))
+	if res.StatusCode != 200 || !strings.Contains(body, "ls: /tmp/x: No such file") || !strings.Contains(body, "demo/touch") {
+		t.Fatalf("student page: %d, evidence missing", res.StatusCode)
+	}
+	bob, _ := e.db.UserByUsername(context.Background(), "bob")
+	if res, _ := get(t, c, base+itoa(bob.ID)); res.StatusCode != 404 {
+		t.Errorf("a student outside the class: %d, want 404", res.StatusCode)
+	}
+	res, _ = postForm(t, c, base+itoa(alice.ID)+"/labs/demo/reset", nil)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", res.StatusCode)
+	}
+	if _, _, _, removed := e.fake.Calls(); len(removed) != 1 || removed[0].UserID != alice.ID {
+		t.Errorf("removed %v, want alice's demo sandbox", removed)
 	}
 }

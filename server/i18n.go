@@ -63,6 +63,15 @@ var messages = map[string]map[string]string{
 	"stats.step":        {"en": "Step", "ja": "ステップ"},
 	"stats.message":     {"en": "Message", "ja": "メッセージ"},
 	"stats.count":       {"en": "Times", "ja": "回数"},
+	"student.attempts":  {"en": "Checks", "ja": "チェックの記録"},
+	"student.when":      {"en": "When", "ja": "日時"},
+	"student.result":    {"en": "Result", "ja": "結果"},
+	"student.evidence":  {"en": "Output", "ja": "出力"},
+	"student.reset":     {"en": "Reset sandbox", "ja": "サンドボックスをリセット"},
+	"student.view":      {"en": "View terminal", "ja": "ターミナルを見る"},
+	"student.none":      {"en": "No checks yet.", "ja": "チェックの記録はまだありません。"},
+	"student.passed":    {"en": "passed", "ja": "合格"},
+	"student.failed":    {"en": "failed", "ja": "不合格"},
 }
 
 // tr returns key's text in lang, formatted with args; an unknown key shows

@@ -55,7 +55,9 @@ func BenchmarkClassLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	e.fake.Answer = func(sandbox.Command) (*sandbox.Result, error) { return &sandbox.Result{ExitCode: 1, Output: []byte("not yet\n")}, nil }
+	e.fake.Answer = func(sandbox.Command) (*sandbox.Result, error) {
+		return &sandbox.Result{ExitCode: 1, Output: []byte("not yet\n")}, nil
+	}
 
 	// Dashboards: each records when it saw each student's event.
 	type seen struct {

@@ -88,3 +88,25 @@ func (db *DB) Attempts(ctx context.Context, userID int64, labID, stepID string) 
 	}
 	return out, rows.Err()
 }
+
+// UserAttempts lists a user's attempts, newest first, at most limit.
+func (db *DB) UserAttempts(ctx context.Context, userID int64, limit int) ([]Attempt, error) {
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT id, lab_id, step_id, passed, exit_code, message, output, duration_ms, created_at FROM attempts
+		 WHERE user_id = ? ORDER BY id DESC LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		a := Attempt{UserID: userID}
+		var ms int64
+		if err := rows.Scan(&a.ID, &a.LabID, &a.StepID, &a.Passed, &a.ExitCode, &a.Message, &a.Output, &ms, &a.At); err != nil {
+			return nil, err
+		}
+		a.Duration = time.Duration(ms) * time.Millisecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
