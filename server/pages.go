@@ -34,8 +34,9 @@ type labItem struct {
 }
 
 type labView struct {
-	ID, Title string
-	IntroHTML template.HTML
+	ID, Title   string
+	IntroHTML   template.HTML
+	Done, Total int // steps with a check, passed and in all
 }
 
 type stepView struct {
@@ -44,6 +45,7 @@ type stepView struct {
 	HasCheck  bool
 	Status    string // none, passed, failed
 	Message   string
+	Hints     []template.HTML
 }
 
 // render writes a page; rendering into a buffer first means a template
@@ -127,11 +129,20 @@ func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range lab.Steps {
 		p := progress[st.ID]
 		sv := stepView{ID: st.ID, Title: st.Title, HTML: template.HTML(st.HTML), HasCheck: st.Check != "", Status: "none", Message: p.Last}
+		for _, h := range st.Hints {
+			sv.Hints = append(sv.Hints, template.HTML(h))
+		}
 		switch {
 		case p.Passed:
 			sv.Status = "passed"
 		case p.Attempts > 0:
 			sv.Status = "failed"
+		}
+		if sv.HasCheck {
+			v.Lab.Total++
+			if p.Passed {
+				v.Lab.Done++
+			}
 		}
 		v.Steps = append(v.Steps, sv)
 	}

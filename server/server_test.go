@@ -26,7 +26,7 @@ import (
 	"handson/internal/terminal"
 )
 
-const testLab = "---\nid: demo\ntitle: Demo\n---\nIntro.\n\n## Make a file {#touch}\n\n```bash exec\ntouch /tmp/x\n```\n\n```check\ntest -e /tmp/x || fail \"no file\"\n```\n\n```solve\ntouch /tmp/x\n```\n"
+const testLab = "---\nid: demo\ntitle: Demo\n---\nIntro.\n\n## Make a file {#touch}\n\n```bash exec\ntouch /tmp/x\n```\n\n```check\ntest -e /tmp/x || fail \"no file\"\n```\n\n```hint\nTry `touch`.\n```\n\n```solve\ntouch /tmp/x\n```\n"
 
 type env struct {
 	srv  *Server
@@ -201,6 +201,9 @@ func TestCheckRecordsAttempts(t *testing.T) {
 	if res.StatusCode != 200 || body["passed"] != false || body["message"] != "no file" {
 		t.Fatalf("failing check: %d %v", res.StatusCode, body)
 	}
+	if _, page := get(t, c, e.url+"/labs/demo"); !strings.Contains(page, `<div class="hints">`) || !strings.Contains(page, `<progress value="0" max="1">`) {
+		t.Error("after a failed check the lab page does not offer the hint, or shows the wrong progress")
+	}
 	e.fake.Answer = nil // exit 0
 	res, body = post(t, c, checkURL, nil)
 	if res.StatusCode != 200 || body["passed"] != true {
@@ -211,7 +214,7 @@ func TestCheckRecordsAttempts(t *testing.T) {
 	}
 
 	// Progress survives a reload (it is in SQLite) and is alice's alone.
-	if _, page := get(t, c, e.url+"/labs/demo"); !strings.Contains(page, `data-status="passed"`) {
+	if _, page := get(t, c, e.url+"/labs/demo"); !strings.Contains(page, `data-status="passed"`) || !strings.Contains(page, `<progress value="1" max="1">`) {
 		t.Error("lab page does not show the passed step")
 	}
 	if _, page := get(t, e.login(t, "bob"), e.url+"/labs/demo"); !strings.Contains(page, `data-status="none"`) {

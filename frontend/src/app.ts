@@ -5,7 +5,7 @@
 import '@xterm/xterm/css/xterm.css';
 import './app.css';
 
-import { initCheckButtons } from './check';
+import { initCheckButtons, initHints, resume } from './check';
 import { initClassPage } from './class';
 import { initExecBlocks } from './exec';
 import { initSandbox } from './sandbox';
@@ -21,6 +21,8 @@ declare global {
 
 function initLabPage(): void {
   initCheckButtons();
+  initHints();
+  resume();
 
   const container = document.getElementById('terminal');
   if (!container?.dataset.ws) return;

@@ -40,7 +40,11 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
       return;
     }
     const r = body as unknown as CheckResponse;
-    if (section) section.dataset.status = r.passed ? 'passed' : 'failed';
+    if (section) {
+      // A step passed once stays passed (the server counts it so).
+      if (section.dataset.status !== 'passed') section.dataset.status = r.passed ? 'passed' : 'failed';
+      stepDone(section);
+    }
     show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? t('passed') : t('notYet')), r.output);
   } catch (e) {
     // fetch only rejects when the server couldn't be reached at all.
@@ -77,4 +81,46 @@ function show(el: HTMLElement | null, kind: string, message: string, output?: st
     details.append(summary, pre);
     el.append(details);
   }
+}
+
+// stepDone brings the step list and the progress bar up to date, and offers
+// the step's hints after a failure.
+function stepDone(section: HTMLElement): void {
+  const id = section.dataset.step ?? '';
+  const item = document.querySelector<HTMLElement>(`.step-nav li[data-step="${CSS.escape(id)}"]`);
+  if (item) item.dataset.status = section.dataset.status;
+  const all = document.querySelectorAll('section.step .check-button').length;
+  const done = document.querySelectorAll('section.step[data-status="passed"] .check-button').length;
+  const bar = document.querySelector<HTMLProgressElement>('.lab-progress progress');
+  if (bar) {
+    bar.max = all;
+    bar.value = done;
+  }
+  const count = document.querySelector('.lab-progress .count');
+  if (count) count.textContent = `${done}/${all}`;
+  const hints = section.querySelector<HTMLElement>('.hints');
+  if (hints && section.dataset.status === 'failed') hints.hidden = false;
+}
+
+// Hints are revealed one at a time; the button goes once all are shown.
+export function initHints(root: ParentNode = document): void {
+  root.querySelectorAll<HTMLButtonElement>('.hints .hint-button').forEach((button) => {
+    button.addEventListener('click', () => {
+      const box = button.closest('.hints');
+      const next = box?.querySelector<HTMLElement>('.hint[hidden]');
+      if (next) next.hidden = false;
+      const left = box?.querySelectorAll('.hint[hidden]').length ?? 0;
+      button.hidden = left === 0;
+      button.textContent = button.textContent?.replace(/\(\d+\)/, `(${left})`) ?? '';
+    });
+  });
+}
+
+// resume scrolls to the first step not yet passed, unless the address
+// names a place: a student continues where they left off.
+export function resume(): void {
+  if (location.hash) return;
+  const passed = document.querySelector('section.step[data-status="passed"]');
+  const next = document.querySelector<HTMLElement>('section.step:not([data-status="passed"])');
+  if (passed && next) next.scrollIntoView({ block: 'start' });
 }
