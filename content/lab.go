@@ -1,5 +1,6 @@
 // Package content is the lab format: it parses lab Markdown into labs and
-// steps and renders the guide to HTML.
+// steps and renders the guide to HTML. docs/authoring.md describes the
+// format for instructors.
 package content
 
 // Lab is one hands-on lab in one language.
@@ -11,11 +12,19 @@ type Lab struct {
 	// Resources overrides the platform's sandbox limits for this lab;
 	// zero fields keep the platform's.
 	Resources Resources
-	Lang      string // "ja", "en", …; the primary file's language comes from front matter
-	File      string // where it was read from, for error messages
+	Ports     []int    // ports in the sandbox the page may offer to preview
+	Tags      []string // free words for the lab list
+	Level     string   // "", "beginner", "intermediate" or "advanced"
+	Lang      string   // "ja", "en", …; the primary file's language comes from front matter
+	File      string   // where it was read from, for error messages
 
 	IntroHTML string
-	Steps     []*Step
+	// Setup is the lab's setup script (a setup block before the first
+	// step): run as root once, when the sandbox is new, before step 1.
+	Setup string
+	Steps []*Step
+
+	pos map[string]pos // where front matter fields are, for messages
 }
 
 // Resources are a lab's sandbox limits.
@@ -24,6 +33,9 @@ type Resources struct {
 	CPUs        float64
 	Pids        int64
 }
+
+// Levels a lab's front matter may name.
+var Levels = []string{"beginner", "intermediate", "advanced"}
 
 // Step is one task of a lab with an optional check.
 type Step struct {
@@ -34,9 +46,11 @@ type Step struct {
 	HTML  string   // rendered body (exec/copy blocks kept, scripts removed)
 	Hints []string // rendered hints, revealed one at a time
 
-	Check string // script run in the sandbox; exit 0 passes
-	Solve string // reference solution
-	Setup string // run before the step, hidden from the student
+	Check string // script run in the sandbox as root; exit 0 passes
+	Solve string // reference solution, run as the student by `handson lab test`
+	Setup string // run as root before the step, hidden from the student
+
+	idCol int // column of "{#" in the heading
 }
 
 // Step returns the step with the given id, or nil.
@@ -47,4 +61,16 @@ func (l *Lab) Step(id string) *Step {
 		}
 	}
 	return nil
+}
+
+// pos is a place in a lab file.
+type pos struct{ line, col int }
+
+// at returns where front matter field key (e.g. "image", "resources.memory",
+// "ports[1]") is written, else the front matter's first line.
+func (l *Lab) at(key string) (line, col int) {
+	if p, ok := l.pos[key]; ok {
+		return p.line, p.col
+	}
+	return 2, 1
 }

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
 )
 
-// Error is a problem at a place in a lab file.
+// Error is a problem at a place in a lab file. Line 0 means the file as a
+// whole (an asset, a folder).
 type Error struct {
 	File      string
 	Line, Col int
@@ -21,6 +24,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
 	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
 }
 
@@ -47,14 +53,29 @@ type frontMatter struct {
 		CPUs   float64 `yaml:"cpus"`
 		Pids   int64   `yaml:"pids"`
 	} `yaml:"resources"`
+	Ports []int    `yaml:"ports"`
+	Tags  []string `yaml:"tags"`
+	Level string   `yaml:"level"`
 }
 
-// Roles a fenced block can have (the words after the language in its info string).
+// frontMatterFields lists the keys frontMatter knows, for messages.
+const frontMatterFields = "id, title, duration, lang, image, resources, ports, tags, level"
+
+// Roles a fenced block can have: its info string is a language, then one
+// role ("```bash exec"), or the role alone ("```check").
 var roles = map[string]bool{"exec": true, "copy": true, "check": true, "solve": true, "hint": true, "setup": true}
+
+// roleList is roles in the order the documentation gives them.
+const roleList = "exec, copy, check, hint, solve, setup"
 
 var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	headingPattern = regexp.MustCompile(`^##[ \t]+(.*?)[ \t]*(?:\{#([^}]*)\})?[ \t]*$`)
+	langPattern    = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+	// imagePattern is a Docker image reference: [host[:port]/]path[:tag][@digest].
+	imagePattern = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?` +
+		`(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
+		`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
 )
 
 // Parse reads one lab file. It returns every problem it finds, not just the
@@ -80,9 +101,12 @@ func (p *parser) errorf(line, col int, format string, args ...any) {
 // section is a run of Markdown lines with the scripts taken out of it.
 type section struct {
 	line                int
+	intro               bool
 	md                  []string
 	hints               []string
 	check, solve, setup string
+	hasCheck, hasSolve  bool
+	hasSetup            bool
 }
 
 func (p *parser) parse(src []byte) *Lab {
@@ -91,7 +115,7 @@ func (p *parser) parse(src []byte) *Lab {
 	lab := &Lab{File: p.file}
 	start := p.frontMatter(lines, lab)
 
-	intro := &section{line: start + 1}
+	intro := &section{line: start + 1, intro: true}
 	cur := intro
 	var steps []*section
 	seen := map[string]int{}
@@ -100,7 +124,7 @@ func (p *parser) parse(src []byte) *Lab {
 		if fence, ok := openFence(line); ok {
 			end := closeFence(lines, i+1, fence)
 			if end == len(lines) {
-				p.errorf(i+1, 1, "code block is never closed (missing %s)", fence)
+				p.errorf(i+1, strings.Index(line, fence)+1, "code block is never closed (missing %s)", fence)
 			}
 			p.block(cur, lines, i, end)
 			i = end
@@ -108,22 +132,26 @@ func (p *parser) parse(src []byte) *Lab {
 		}
 		m := headingPattern.FindStringSubmatch(line)
 		if m == nil {
+			p.indentedScript(i+1, line)
 			cur.md = append(cur.md, line)
 			continue
 		}
-		st := &Step{Title: m[1], ID: m[2], Line: i + 1}
+		st := &Step{Title: m[1], ID: m[2], Line: i + 1, idCol: 1}
+		if c := strings.LastIndex(line, "{#"); c >= 0 && m[2] != "" {
+			st.idCol = c + 1
+		}
 		switch {
 		case st.ID == "":
-			p.errorf(i+1, 1, "step %q has no id: end the heading with {#some-id}", st.Title)
+			p.errorf(i+1, len(strings.TrimRight(line, " \t"))+1, "step %q has no id: end the heading with {#some-id}", st.Title)
 		case !idPattern.MatchString(st.ID):
-			p.errorf(i+1, strings.Index(line, "{#")+1, "step id %q: use lower-case letters, digits and '-'", st.ID)
+			p.errorf(i+1, st.idCol, "step id %q: use lower-case letters, digits and '-'", st.ID)
 		case seen[st.ID] > 0:
-			p.errorf(i+1, strings.Index(line, "{#")+1, "duplicate step id %q (first at line %d)", st.ID, seen[st.ID])
+			p.errorf(i+1, st.idCol, "duplicate step id %q (first at line %d)", st.ID, seen[st.ID])
 		default:
 			seen[st.ID] = i + 1
 		}
 		if st.Title == "" {
-			p.errorf(i+1, 1, "step heading has no title")
+			p.errorf(i+1, 4, "step heading has no title")
 		}
 		lab.Steps = append(lab.Steps, st)
 		cur = &section{line: i + 1}
@@ -132,9 +160,7 @@ func (p *parser) parse(src []byte) *Lab {
 	if len(lab.Steps) == 0 {
 		p.errorf(start+1, 1, "lab has no steps: start each step with a '## Title {#id}' heading")
 	}
-	if len(intro.hints)+len(intro.check)+len(intro.solve) > 0 {
-		p.errorf(intro.line, 1, "check, solve and hint blocks belong inside a step")
-	}
+	lab.Setup = intro.setup
 
 	var err error
 	if lab.IntroHTML, err = Render(strings.Join(intro.md, "\n")); err != nil {
@@ -177,93 +203,295 @@ func (p *parser) frontMatter(lines []string, lab *Lab) int {
 		p.errorf(1, 1, "front matter is never closed (missing '---')")
 		return len(lines)
 	}
+	text := strings.Join(lines[1:end], "\n")
+	lab.pos = fieldPositions(text)
 	var fm frontMatter
-	dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[1:end], "\n")))
+	dec := yaml.NewDecoder(strings.NewReader(text))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fm); err != nil && !errors.Is(err, io.EOF) {
-		p.yamlErrors(err)
+		p.yamlErrors(err, lab)
 	}
 	lab.ID, lab.Title, lab.Duration, lab.Image, lab.Lang = fm.ID, fm.Title, fm.Duration, fm.Image, fm.Lang
+	lab.Ports, lab.Tags, lab.Level = fm.Ports, fm.Tags, fm.Level
+	at := func(key string, format string, args ...any) {
+		line, col := lab.at(key)
+		p.errorf(line, col, format, args...)
+	}
 	switch {
 	case lab.ID == "":
-		p.errorf(2, 1, "front matter has no id")
+		at("id", "front matter has no id")
 	case !idPattern.MatchString(lab.ID):
-		p.errorf(2, 1, "lab id %q: use lower-case letters, digits and '-'", lab.ID)
+		at("id", "lab id %q: use lower-case letters, digits and '-'", lab.ID)
 	}
-	if lab.Title == "" {
-		p.errorf(2, 1, "front matter has no title")
+	if strings.TrimSpace(lab.Title) == "" {
+		at("title", "front matter has no title")
+	}
+	if lab.Duration != "" {
+		if d, err := time.ParseDuration(lab.Duration); err != nil || d <= 0 {
+			at("duration", "duration %q: write a time like 20m or 1h30m", lab.Duration)
+		}
+	}
+	if lab.Lang != "" && !langPattern.MatchString(lab.Lang) {
+		at("lang", "lang %q: use a language code like ja or en", lab.Lang)
+	}
+	if lab.Image != "" && !imagePattern.MatchString(lab.Image) {
+		at("image", "image %q is not an image name like handson/sandbox:latest", lab.Image)
 	}
 	res := fm.Resources
 	if res.Memory != "" {
 		n, err := units.RAMInBytes(res.Memory)
 		if err != nil || n < 256<<20 {
-			p.errorf(2, 1, "resources.memory %q: give a size of at least 256m, like 512m or 2g", res.Memory)
+			at("resources.memory", "resources.memory %q: give a size of at least 256m, like 512m or 2g", res.Memory)
 		}
 		lab.Resources.MemoryBytes = n
 	}
 	if res.CPUs < 0 || res.CPUs > 64 {
-		p.errorf(2, 1, "resources.cpus %v: give a number of CPUs, like 0.5 or 2", res.CPUs)
+		at("resources.cpus", "resources.cpus %v: give a number of CPUs, like 0.5 or 2", res.CPUs)
 	}
 	if res.Pids != 0 && res.Pids < 64 {
-		p.errorf(2, 1, "resources.pids %d: a Docker daemon needs at least 64", res.Pids)
+		at("resources.pids", "resources.pids %d: a Docker daemon needs at least 64", res.Pids)
 	}
 	lab.Resources.CPUs, lab.Resources.Pids = res.CPUs, res.Pids
+	for i, port := range lab.Ports {
+		key := "ports[" + strconv.Itoa(i) + "]"
+		switch {
+		case port < 1 || port > 65535:
+			at(key, "port %d: give a TCP port between 1 and 65535", port)
+		case slices.Index(lab.Ports, port) < i:
+			at(key, "port %d is listed twice", port)
+		}
+	}
+	for i, tag := range lab.Tags {
+		key := "tags[" + strconv.Itoa(i) + "]"
+		switch {
+		case strings.TrimSpace(tag) == "" || len([]rune(tag)) > 40:
+			at(key, "tag %q: give a word or two (at most 40 characters)", tag)
+		case slices.Index(lab.Tags, tag) < i:
+			at(key, "tag %q is listed twice", tag)
+		}
+	}
+	if lab.Level != "" && !slices.Contains(Levels, lab.Level) {
+		at("level", "level %q: use %s", lab.Level, strings.Join(Levels, ", "))
+	}
 	return end + 1
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+// fieldPositions indexes where each front matter key and value is written,
+// in file lines (YAML's line 1 is the file's line 2): "key" is the value,
+// "key:" the key itself; lists and maps one level down are "ports[1]" and
+// "resources.memory".
+func fieldPositions(text string) map[string]pos {
+	out := map[string]pos{}
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(text), &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return out
+	}
+	at := func(n *yaml.Node) pos { return pos{n.Line + 1, n.Column} }
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		key, val := m[i].Value, m[i+1]
+		out[key+":"], out[key] = at(m[i]), at(val)
+		switch val.Kind {
+		case yaml.SequenceNode:
+			for j, item := range val.Content {
+				out[key+"["+strconv.Itoa(j)+"]"] = at(item)
+			}
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(val.Content); j += 2 {
+				sub := key + "." + val.Content[j].Value
+				out[sub+":"], out[sub] = at(val.Content[j]), at(val.Content[j+1])
+			}
+		}
+	}
+	return out
+}
+
+var (
+	yamlLine    = regexp.MustCompile(`^line (\d+): (.*)`)
+	yamlUnknown = regexp.MustCompile(`^field (\S+) not found in type`)
+)
 
 // yamlErrors reports YAML problems at their line in the file (YAML's line 1
 // is the file's line 2).
-func (p *parser) yamlErrors(err error) {
+func (p *parser) yamlErrors(err error, lab *Lab) {
 	msgs := []string{err.Error()}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
 	for _, msg := range msgs {
-		line := 2
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		line, col := 2, 1
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			line, msg = n+1, m[2]
 		}
-		p.errorf(line, 1, "front matter: %s", strings.TrimPrefix(msg, "yaml: "))
+		if m := yamlUnknown.FindStringSubmatch(msg); m != nil {
+			if at, ok := lab.pos[m[1]+":"]; ok && at.line == line {
+				col = at.col
+			}
+			msg = fmt.Sprintf("unknown field %s (the fields are %s)", m[1], frontMatterFields)
+		}
+		p.errorf(line, col, "front matter: %s", msg)
 	}
+}
+
+// word is a word of a fence's info string and its column in the line.
+type word struct {
+	text string
+	col  int
+}
+
+// infoWords splits an opening fence line's info string into words.
+func infoWords(line string) []word {
+	start := len(line) - len(strings.TrimLeft(line, " "))
+	start += len(line[start:]) - len(strings.TrimLeft(line[start:], "`~"))
+	var out []word
+	i := start
+	for i < len(line) {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' && line[j] != '\t' {
+			j++
+		}
+		if j > i {
+			out = append(out, word{line[i:j], i + 1})
+		}
+		i = j
+	}
+	return out
+}
+
+// blockRole reads an info string: a language and then one role, or a role
+// alone. Problems are reported through bad (nil: ignore them).
+func blockRole(info []word, bad func(col int, format string, args ...any)) (lang, role string) {
+	if bad == nil {
+		bad = func(int, string, ...any) {}
+	}
+	for i, w := range info {
+		switch {
+		case roles[w.text] && role == "":
+			role = w.text
+		case roles[w.text]:
+			bad(w.col, "a code block has one role, this one has %s and %s", role, w.text)
+		case i == 0:
+			lang = w.text
+			if lexerFor(w.text) == nil {
+				if near := nearRole(w.text); near != "" {
+					bad(w.col, "unknown block role %q: did you mean %q? (roles: %s)", w.text, near, roleList)
+				}
+			}
+		case lexerFor(w.text) != nil:
+			bad(w.col, "the language comes first: write %q", "```"+w.text+" "+info[0].text)
+		default:
+			bad(w.col, "unknown block role %q: after the language a code block may name one role: %s", w.text, roleList)
+		}
+	}
+	return lang, role
+}
+
+// nearRole returns the role w looks like a typo of, if any.
+func nearRole(w string) string {
+	lw := strings.ToLower(w)
+	if roles[lw] {
+		return lw
+	}
+	if len(w) < 3 {
+		return ""
+	}
+	for _, r := range []string{"exec", "copy", "check", "hint", "solve", "setup"} {
+		if editDistance(lw, r) <= 2 || strings.HasPrefix(lw, r) {
+			return r
+		}
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // block files the fenced block lines[open..close] into sec by its role.
 func (p *parser) block(sec *section, lines []string, open, close int) {
-	info := strings.Fields(strings.TrimLeft(strings.TrimSpace(lines[open]), "`~"))
-	role := ""
-	for _, w := range info {
-		if roles[w] {
-			role = w
-		}
-	}
+	_, role := blockRole(infoWords(lines[open]), func(col int, format string, args ...any) {
+		p.errorf(open+1, col, format, args...)
+	})
 	end := min(close, len(lines))
 	body := strings.Join(lines[open+1:end], "\n")
 	if body != "" {
 		body += "\n"
 	}
-	dup := func(have string) {
-		if have != "" {
-			p.errorf(open+1, 1, "a step may have one %s block", role)
+	where := "a step"
+	if sec.intro {
+		where = "the lab (before its first step)"
+	}
+	script := func(have *bool, dst *string) {
+		if *have {
+			p.errorf(open+1, 1, "%s may have one %s block", where, role)
+		}
+		if strings.TrimSpace(body) == "" {
+			p.errorf(open+1, 1, "empty %s block", role)
+		}
+		*have, *dst = true, body
+	}
+	switch role {
+	case "check", "solve", "hint":
+		if sec.intro {
+			p.errorf(open+1, 1, "%s blocks belong inside a step (after a '## Title {#id}' heading)", role)
+			return
 		}
 	}
 	switch role {
 	case "check":
-		dup(sec.check)
-		sec.check = body
+		script(&sec.hasCheck, &sec.check)
 	case "solve":
-		dup(sec.solve)
-		sec.solve = body
+		script(&sec.hasSolve, &sec.solve)
 	case "setup":
-		dup(sec.setup)
-		sec.setup = body
+		script(&sec.hasSetup, &sec.setup)
 	case "hint":
+		if strings.TrimSpace(body) == "" {
+			p.errorf(open+1, 1, "empty hint block")
+		}
 		sec.hints = append(sec.hints, body)
 	default: // plain, exec and copy blocks stay in the guide
 		sec.md = append(sec.md, lines[open:min(close+1, len(lines))]...)
+	}
+}
+
+// hidden are the roles of blocks students must not see.
+var hidden = map[string]bool{"check": true, "solve": true, "setup": true, "hint": true}
+
+// indentedScript reports a check, solve, setup or hint block indented by
+// four or more spaces (in a list item, say): it would not be taken out of
+// the guide, and students would see it.
+func (p *parser) indentedScript(lineNo int, line string) {
+	t := strings.TrimLeft(line, " \t>")
+	if !strings.HasPrefix(t, "```") && !strings.HasPrefix(t, "~~~") {
+		return
+	}
+	for _, w := range infoWords(line[len(line)-len(t):]) {
+		if hidden[w.text] {
+			p.errorf(lineNo, len(line)-len(t)+1, "a %s block must start at the beginning of a line (at most 3 spaces in, not inside a list or quote)", w.text)
+			return
+		}
 	}
 }
 

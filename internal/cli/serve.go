@@ -31,7 +31,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("handson serve", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	cfg.Flags(fl)
+	dev := fl.Bool("dev", false, "re-read the -labs directory when it changes, for lab authors")
 	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if *dev && cfg.LabsDir == "" {
+		fmt.Fprintln(stderr, "handson serve: -dev needs -labs DIR (the built-in course does not change)")
 		return 2
 	}
 	if err := cfg.Validate(); err != nil {
@@ -45,7 +50,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runServer(ctx, cfg, log, stdout); err != nil {
+	if err := runServer(ctx, cfg, log, stdout, *dev); err != nil {
 		log.Error("handson serve failed", "err", err)
 		return 1
 	}
@@ -53,10 +58,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // runServer starts everything and blocks until ctx ends.
-func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, dev bool) error {
 	app, err := start(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
+	}
+	if dev {
+		go watchLabs(ctx, cfg.LabsDir, app.Server, log)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -133,6 +141,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		DiskLimit: cfg.DiskMB << 20,
 		Interval:  15 * time.Second,
 		DiskEvery: 4,
+		WarmPool:  cfg.WarmPool,
 	}, log)
 	// Rules can vanish (a daemon restart, an operator's flush): put them
 	// back before a sandbox starts, or refuse to start it.
@@ -164,6 +173,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
 		}},
 	}
+	warm := map[string]sandbox.Spec{}
+	for _, e := range course.Labs() {
+		warm[e.ID] = srv.Spec(e.Primary)
+	}
+	sandboxes.SetWarm(warm)
 	if err := srv.Open(cfg.Addr); err != nil {
 		stopRun()
 		return nil, err

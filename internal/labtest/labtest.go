@@ -1,0 +1,449 @@
+// Package labtest proves labs on real sandboxes, like `go test` proves
+// code: for each lab a fresh sandbox, its assets and setup, then for each
+// step in order its setup, its check (which must fail: nothing is done
+// yet), its solve (which must succeed), and its check again (which must
+// pass). Checks run through internal/grading exactly as a student's Check
+// button runs them.
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"handson/content"
+	"handson/internal/grading"
+	"handson/internal/sandbox"
+)
+
+// DefaultScriptTimeout bounds a setup or solve script that is not told otherwise.
+const DefaultScriptTimeout = 5 * time.Minute
+
+// Options say how to test.
+type Options struct {
+	// Spec is the sandbox of a lab that names no image and no resources;
+	// a lab's image and resources replace its parts as on the server.
+	Spec sandbox.Spec
+	// Keep leaves each lab's sandbox running for a look inside.
+	Keep bool
+	// Step, "ID" or "LAB/ID", stops each lab that has the step after it;
+	// labs without it are not tested.
+	Step string
+	// ScriptTimeout bounds each setup and solve (DefaultScriptTimeout if 0).
+	ScriptTimeout time.Duration
+	// Verbose prints every phase of every step with the scripts' output.
+	Verbose bool
+}
+
+// Status is how a step went.
+type Status string
+
+// Statuses of a step.
+const (
+	Pass Status = "PASS"
+	Fail Status = "FAIL"
+	Skip Status = "SKIP" // not run: an earlier step failed
+)
+
+// StepResult is how one step went.
+type StepResult struct {
+	ID       string
+	Status   Status
+	Problems []Problem // why it failed or was skipped
+	Duration time.Duration
+}
+
+// Problem is one thing wrong with a step, with the output that shows it.
+type Problem struct {
+	Message string
+	Output  string
+}
+
+// LabResult is how one lab went.
+type LabResult struct {
+	ID, File string
+	// Error is set when the lab could not be tested: its sandbox did not
+	// start, its assets or its setup failed.
+	Error     *Problem
+	Steps     []*StepResult
+	StoppedAt string // the step --step stopped at
+	Total     int    // steps the lab has
+	Sandbox   string // the kept sandbox's name (Keep)
+	Started   time.Time
+	Duration  time.Duration
+}
+
+// Failed counts the lab's failed steps.
+func (l *LabResult) Failed() int {
+	n := 0
+	for _, s := range l.Steps {
+		if s.Status == Fail {
+			n++
+		}
+	}
+	return n
+}
+
+// OK reports whether the lab passed.
+func (l *LabResult) OK() bool { return l.Error == nil && l.Failed() == 0 }
+
+// Report is what a run found.
+type Report struct {
+	Labs     []*LabResult
+	Duration time.Duration
+}
+
+// OK reports whether every lab passed.
+func (r *Report) OK() bool {
+	for _, l := range r.Labs {
+		if !l.OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// Select returns the entries a run with step ("", "ID" or "LAB/ID") tests,
+// or an error when no lab has that step.
+func Select(entries []*content.Entry, step string) ([]*content.Entry, error) {
+	if step == "" {
+		return entries, nil
+	}
+	var out []*content.Entry
+	for _, e := range entries {
+		if stopAt(e, step) != "" {
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no lab has a step %q", step)
+	}
+	return out, nil
+}
+
+// stopAt is the id of the step a run with --step step stops after in e,
+// or "" when e does not have it.
+func stopAt(e *content.Entry, step string) string {
+	lab, id, ok := strings.Cut(step, "/")
+	if !ok {
+		lab, id = e.ID, step
+	}
+	if lab == e.ID && e.Primary.Step(id) != nil {
+		return id
+	}
+	return ""
+}
+
+// Run tests entries one after another, printing as it goes to out, and
+// returns the report. Its error is ctx's when the run was cut short; a
+// failing lab is in the report, not an error.
+func Run(ctx context.Context, engine sandbox.Engine, grader *grading.Grader, entries []*content.Entry, opts Options, out io.Writer) (*Report, error) {
+	if opts.ScriptTimeout <= 0 {
+		opts.ScriptTimeout = DefaultScriptTimeout
+	}
+	start := time.Now()
+	rep := &Report{}
+	for _, e := range entries {
+		stop := ""
+		if opts.Step != "" {
+			if stop = stopAt(e, opts.Step); stop == "" {
+				continue
+			}
+		}
+		r := &runner{engine: engine, grader: grader, opts: opts, out: out}
+		lr := r.lab(ctx, e, stop)
+		rep.Labs = append(rep.Labs, lr)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	printSummary(out, rep)
+	return rep, ctx.Err()
+}
+
+type runner struct {
+	engine sandbox.Engine
+	grader *grading.Grader
+	opts   Options
+	out    io.Writer
+}
+
+func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.out, format, args...) }
+
+// verbosef prints only with Verbose.
+func (r *runner) verbosef(format string, args ...any) {
+	if r.opts.Verbose {
+		r.printf(format, args...)
+	}
+}
+
+// Spec is the sandbox lab runs in: its image and resources over spec's.
+// The server applies a lab's front matter the same way.
+func Spec(spec sandbox.Spec, lab *content.Lab) sandbox.Spec {
+	if lab.Image != "" {
+		spec.Image = lab.Image
+	}
+	if r := lab.Resources; r.MemoryBytes > 0 {
+		spec.Limits.MemoryBytes = r.MemoryBytes
+	}
+	if r := lab.Resources; r.CPUs > 0 {
+		spec.Limits.CPUs = r.CPUs
+	}
+	if r := lab.Resources; r.Pids > 0 {
+		spec.Limits.Pids = r.Pids
+	}
+	return spec
+}
+
+func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabResult {
+	lab := e.Primary
+	lr := &LabResult{ID: e.ID, File: lab.File, StoppedAt: stop, Total: len(lab.Steps), Started: time.Now()}
+	r.printf("=== LAB %s (%s)\n", e.ID, lab.File)
+	defer func() {
+		lr.Duration = time.Since(lr.Started)
+		r.labLine(lr)
+	}()
+
+	key := sandbox.Key{UserID: 0, Lab: e.ID}
+	t := time.Now()
+	sb, err := r.engine.Ensure(ctx, key, Spec(r.opts.Spec, lab), nil)
+	if err == nil {
+		err = r.engine.WaitReady(ctx, sb)
+	}
+	if err != nil {
+		lr.Error = &Problem{Message: "the sandbox did not start: " + cause(ctx, err)}
+		r.labError(lr)
+		if !r.opts.Keep {
+			r.remove(key)
+		}
+		return lr
+	}
+	r.verbosef("    sandbox %s ready (%s)\n", sb.Name, secs(time.Since(t)))
+	defer func() {
+		if r.opts.Keep {
+			lr.Sandbox = sb.Name
+			r.printf("    sandbox kept: %s\n    enter it with: docker exec -it -u student %s bash -l\n"+
+				"    remove it with: docker rm -f %s && docker network rm %s\n", sb.Name, sb.Name, sb.Name, sb.Name)
+			return
+		}
+		r.remove(key)
+	}()
+
+	if e.Assets != nil {
+		t := time.Now()
+		if err := CopyAssets(ctx, r.engine, sb, e.Assets); err != nil {
+			lr.Error = &Problem{Message: "copying assets/ into the sandbox failed: " + err.Error()}
+			r.labError(lr)
+			return lr
+		}
+		r.verbosef("    assets copied (%s)\n", secs(time.Since(t)))
+	}
+	if lab.Setup != "" {
+		res, p := r.script(ctx, sb, "root", "lab setup", lab.Setup)
+		if p != nil {
+			lr.Error = p
+			r.labError(lr)
+			return lr
+		}
+		r.verbosef("    lab setup (%s)\n", secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+	}
+
+	var failed string // the step that left the sandbox in an unknown state
+	for _, st := range lab.Steps {
+		if ctx.Err() != nil {
+			break
+		}
+		if failed != "" {
+			sr := &StepResult{ID: st.ID, Status: Skip, Problems: []Problem{{Message: "not run: step " + failed + " failed before it"}}}
+			lr.Steps = append(lr.Steps, sr)
+			r.stepLine(lr, sr)
+			if st.ID == stop {
+				break
+			}
+			continue
+		}
+		sr, broken := r.step(ctx, e.ID, sb, st)
+		lr.Steps = append(lr.Steps, sr)
+		r.stepLine(lr, sr)
+		if broken {
+			failed = st.ID
+		}
+		if st.ID == stop {
+			break
+		}
+	}
+	return lr
+}
+
+// remove deletes a sandbox even when the run's context has ended.
+func (r *runner) remove(key sandbox.Key) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.engine.Remove(ctx, key); err != nil {
+		r.printf("    removing the sandbox failed: %v\n", err)
+	}
+}
+
+// step runs one step. broken reports that the sandbox is not in the state
+// the step should leave, so later steps cannot be judged.
+func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *content.Step) (sr *StepResult, broken bool) {
+	start := time.Now()
+	sr = &StepResult{ID: st.ID, Status: Pass}
+	defer func() {
+		sr.Duration = time.Since(start)
+		if len(sr.Problems) > 0 {
+			sr.Status = Fail
+		}
+	}()
+	r.verbosef("=== RUN   %s/%s\n", lab, st.ID)
+	fail := func(msg, output string) { sr.Problems = append(sr.Problems, Problem{Message: msg, Output: output}) }
+
+	if st.Setup != "" {
+		res, p := r.script(ctx, sb, "root", "setup", st.Setup)
+		if p != nil {
+			sr.Problems = append(sr.Problems, *p)
+			return sr, true
+		}
+		r.verbosef("    setup (%s)\n", secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+	}
+	if st.Check != "" {
+		res, err := r.grader.Check(ctx, sb, st.Check)
+		if err != nil {
+			fail("the check before the solve could not run: "+cause(ctx, err), "")
+			return sr, true
+		}
+		switch {
+		case res.Passed:
+			fail("check passed before the solve: a check must fail on a fresh sandbox, or it passes students who did nothing", res.Output)
+		case res.ExitCode == 124:
+			fail("check before the solve: "+res.Message+" A check must answer at once.", res.Output)
+		case res.ExitCode == 126 || res.ExitCode == 127:
+			fail(fmt.Sprintf("check before the solve could not run a command (exit %d): %s", res.ExitCode, res.Message), res.Output)
+		default:
+			r.verbosef("    check before the solve fails, as it should (exit %d, %s): %s\n", res.ExitCode, secs(res.Duration), res.Message)
+		}
+	}
+	if st.Solve != "" {
+		res, p := r.script(ctx, sb, "", "solve", st.Solve)
+		if p != nil {
+			sr.Problems = append(sr.Problems, *p)
+			return sr, true
+		}
+		r.verbosef("    solve (%s)\n", secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+	}
+	if st.Check != "" {
+		res, err := r.grader.Check(ctx, sb, st.Check)
+		if err != nil {
+			fail("the check after the solve could not run: "+cause(ctx, err), "")
+			return sr, true
+		}
+		if !res.Passed {
+			fail(fmt.Sprintf("check failed after the solve (exit %d): %s", res.ExitCode, res.Message), res.Output)
+			return sr, true
+		}
+		r.verbosef("    check after the solve passes (%s)\n", secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+	} else {
+		r.verbosef("    no check\n")
+	}
+	return sr, false
+}
+
+// script runs a setup (as root) or a solve (as the student); the problem
+// is set when it fails.
+func (r *runner) script(ctx context.Context, sb *sandbox.Sandbox, user, what, script string) (*sandbox.Result, *Problem) {
+	res, err := RunScript(ctx, r.engine, sb, user, script, r.opts.ScriptTimeout)
+	switch {
+	case err != nil:
+		return nil, &Problem{Message: what + " could not run: " + cause(ctx, err)}
+	case res.ExitCode == 124:
+		return res, &Problem{Message: fmt.Sprintf("%s did not finish within %s (see -script-timeout)", what, r.opts.ScriptTimeout), Output: string(res.Output)}
+	case res.ExitCode != 0:
+		return res, &Problem{Message: fmt.Sprintf("%s failed (exit %d)", what, res.ExitCode), Output: string(res.Output)}
+	}
+	return res, nil
+}
+
+// cause explains err, which may only be the run being interrupted.
+func cause(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return "interrupted (" + ctx.Err().Error() + ")"
+	}
+	return err.Error()
+}
+
+func (r *runner) verboseOutput(out string) {
+	if r.opts.Verbose {
+		r.printf("%s", indent(out, "        "))
+	}
+}
+
+func (r *runner) stepLine(lr *LabResult, sr *StepResult) {
+	r.printf("--- %s %s/%s (%s)\n", sr.Status, lr.ID, sr.ID, secs(sr.Duration))
+	for _, p := range sr.Problems {
+		r.printf("    %s\n", p.Message)
+		if out := strings.TrimSpace(p.Output); !strings.HasSuffix(p.Message, out) || strings.Contains(out, "\n") {
+			r.printf("%s", indent(p.Output, "        "))
+		}
+	}
+}
+
+func (r *runner) labError(lr *LabResult) {
+	r.printf("--- FAIL %s (lab setup)\n    %s\n", lr.ID, lr.Error.Message)
+	r.printf("%s", indent(lr.Error.Output, "        "))
+}
+
+func (r *runner) labLine(lr *LabResult) {
+	steps := fmt.Sprintf("%d steps", lr.Total)
+	if lr.StoppedAt != "" {
+		steps = fmt.Sprintf("%d of %d steps, stopped after %s", len(lr.Steps), lr.Total, lr.StoppedAt)
+	}
+	switch {
+	case lr.Error != nil:
+		r.printf("FAIL %s: could not be tested (%s)\n", lr.ID, secs(lr.Duration))
+	case lr.Failed() > 0:
+		r.printf("FAIL %s %s, %d failed (%s)\n", lr.ID, steps, lr.Failed(), secs(lr.Duration))
+	default:
+		r.printf("ok   %s %s (%s)\n", lr.ID, steps, secs(lr.Duration))
+	}
+}
+
+func printSummary(out io.Writer, rep *Report) {
+	labs, badLabs, steps, badSteps := len(rep.Labs), 0, 0, 0
+	for _, l := range rep.Labs {
+		if !l.OK() {
+			badLabs++
+		}
+		steps += len(l.Steps)
+		badSteps += l.Failed()
+	}
+	if rep.OK() {
+		fmt.Fprintf(out, "PASS: %s, %s passed (%s)\n", plural(labs, "lab"), plural(steps, "step"), secs(rep.Duration))
+		return
+	}
+	fmt.Fprintf(out, "FAIL: %d of %s failed, %d of %s failed (%s)\n", badLabs, plural(labs, "lab"), badSteps, plural(steps, "step"), secs(rep.Duration))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// indent prefixes every line of s; "" stays "".
+func indent(s, prefix string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix) + "\n"
+}

@@ -1,0 +1,149 @@
+package labtest
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"handson/content"
+	"handson/internal/sandbox"
+)
+
+// RunScript runs a lab's setup (user "root") or solve (user "": the
+// student, in a login shell like the terminal's) in sb, in the student's
+// home, with `set -e`: it stops at the first command that fails. timeout
+// inside the sandbox ends the script itself after limit.
+func RunScript(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, user, script string, limit time.Duration) (*sandbox.Result, error) {
+	shell := []string{"bash", "-c"}
+	if user == "" {
+		shell = []string{"bash", "-l", "-c"}
+	}
+	cmd := []string{"timeout", "-k", "2", strconv.Itoa(max(1, int(limit.Seconds())))}
+	cmd = append(cmd, shell...)
+	cmd = append(cmd, "cd /home/student\nset -e\n"+script)
+	return e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Timeout: limit + 10*time.Second})
+}
+
+// Prepare readies a new sandbox for lab: it copies the lab's assets into
+// the student's home, then runs the lab's setup as root. The server does
+// this when it creates a sandbox; lab test does it first of all.
+func Prepare(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, entry *content.Entry, limit time.Duration) error {
+	if entry.Assets != nil {
+		if err := CopyAssets(ctx, e, sb, entry.Assets); err != nil {
+			return fmt.Errorf("copy assets: %w", err)
+		}
+	}
+	if entry.Primary.Setup == "" {
+		return nil
+	}
+	res, err := RunScript(ctx, e, sb, "root", entry.Primary.Setup, limit)
+	if err != nil {
+		return fmt.Errorf("lab setup: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("lab setup failed (exit %d): %s", res.ExitCode, bytes.TrimSpace(res.Output))
+	}
+	return nil
+}
+
+// argBytes is how much of the archive goes into one argument (Linux allows
+// 128 KiB), argsPerExec how many arguments one command carries.
+const (
+	argBytes    = 96 << 10
+	argsPerExec = 8
+)
+
+// CopyAssets copies the files of assets into the student's home in sb,
+// owned by the student. Engines only run commands, so the files travel
+// as a gzipped tar, base64 in command arguments, unpacked by the student.
+func CopyAssets(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, assets fs.FS) error {
+	archive, err := tarball(assets)
+	if err != nil {
+		return err
+	}
+	enc := base64.StdEncoding.EncodeToString(archive)
+	var id [6]byte
+	rand.Read(id[:])
+	tmp := "/tmp/handson-assets-" + hex.EncodeToString(id[:])
+	run := func(cmd ...string) error {
+		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, Timeout: time.Minute})
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("exit %d: %s", res.ExitCode, bytes.TrimSpace(res.Output))
+		}
+		return nil
+	}
+	for len(enc) > 0 {
+		cmd := []string{"sh", "-c", `f=$1; shift; printf %s "$@" >>"$f"`, "sh", tmp}
+		for i := 0; i < argsPerExec && len(enc) > 0; i++ {
+			n := min(argBytes, len(enc))
+			cmd, enc = append(cmd, enc[:n]), enc[n:]
+		}
+		if err := run(cmd...); err != nil {
+			return err
+		}
+	}
+	return run("sh", "-c", `base64 -d "$1" | tar -xzf - -C /home/student --no-same-owner; s=$?; rm -f "$1"; exit $s`, "sh", tmp)
+}
+
+// tarball packs fsys with the student's permissions: folders 0755, files
+// 0644, or 0755 when executable.
+func tarball(fsys fs.FS) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	now := time.Now()
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mtime := info.ModTime()
+		if mtime.IsZero() { // embedded files have none
+			mtime = now
+		}
+		switch {
+		case d.IsDir():
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p + "/", Mode: 0o755, ModTime: mtime})
+		case d.Type().IsRegular():
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			mode := int64(0o644)
+			if info.Mode()&0o111 != 0 || strings.HasSuffix(p, ".sh") {
+				mode = 0o755
+			}
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: mode, Size: int64(len(data)), ModTime: mtime}); err != nil {
+				return err
+			}
+			_, err = tw.Write(data)
+			return err
+		}
+		return fmt.Errorf("%s: not a regular file", p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
