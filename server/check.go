@@ -24,7 +24,9 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Grader.Check(r.Context(), sb, step.Check)
+	// Checks are written once for all languages; HANDSON_LANG lets one
+	// answer in the student's.
+	res, err := s.Grader.Check(r.Context(), sb, step.Check, "HANDSON_LANG="+lab.Lang)
 	if err != nil {
 		return err
 	}

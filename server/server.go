@@ -130,6 +130,11 @@ func (s *Server) Handler() (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(frontend.Dist)))
+	highlight := []byte(content.HighlightCSS())
+	mux.HandleFunc("GET /highlight.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Write(highlight)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("GET /login", s.page(s.loginPage))
 	mux.Handle("POST /login", s.page(s.login))

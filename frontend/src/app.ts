@@ -7,7 +7,7 @@ import './app.css';
 
 import { initCheckButtons, initHints, resume } from './check';
 import { initClassPage } from './class';
-import { initExecBlocks } from './exec';
+import { initCopyBlocks, initExecBlocks } from './exec';
 import { initSandbox } from './sandbox';
 import { TerminalSession } from './terminal';
 import type { Terminal } from '@xterm/xterm';
@@ -22,6 +22,7 @@ declare global {
 function initLabPage(): void {
   initCheckButtons();
   initHints();
+  initCopyBlocks();
   resume();
 
   const container = document.getElementById('terminal');

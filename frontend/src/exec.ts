@@ -30,3 +30,33 @@ export function initExecBlocks(run: (text: string) => boolean, root: ParentNode 
     block.append(button);
   });
 }
+
+// "Copy" buttons on the guide's copy blocks. The Clipboard API needs a
+// secure context (https or localhost); elsewhere the old execCommand works.
+export function initCopyBlocks(root: ParentNode = document): void {
+  root.querySelectorAll<HTMLElement>('.codeblock[data-role="copy"]').forEach((block) => {
+    if (block.querySelector(':scope > .run-button')) return;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'run-button copy-button';
+    button.textContent = t('copy');
+    button.addEventListener('click', async () => {
+      const text = (block.querySelector('code')?.textContent ?? '').replace(/\n$/, '');
+      let ok = false;
+      try {
+        await navigator.clipboard.writeText(text);
+        ok = true;
+      } catch {
+        const area = document.createElement('textarea');
+        area.value = text;
+        document.body.append(area);
+        area.select();
+        ok = document.execCommand('copy');
+        area.remove();
+      }
+      button.textContent = ok ? t('copied') : t('copyFailed');
+      window.setTimeout(() => (button.textContent = t('copy')), 1500);
+    });
+    block.append(button);
+  });
+}

@@ -12,6 +12,9 @@ const TEXT = {
   run: { en: 'Run ▶', ja: '実行 ▶' },
   runTitle: { en: 'Type this into the terminal', ja: 'ターミナルに入力します' },
   notConnected: { en: 'Not connected', ja: '未接続' },
+  copy: { en: 'Copy', ja: 'コピー' },
+  copied: { en: 'Copied', ja: 'コピーしました' },
+  copyFailed: { en: 'Select and copy by hand', ja: '選択してコピーしてください' },
   resetConfirm: {
     en: 'Reset your sandbox? Everything in it (files, images, containers) is deleted and a fresh one starts. Your progress is kept.',
     ja: 'サンドボックスをリセットしますか? 中のファイル・イメージ・コンテナはすべて削除され、新しいサンドボックスが起動します。進捗は残ります。',

@@ -19,6 +19,7 @@ import (
 	"handson/internal/config"
 	"handson/internal/firewall"
 	"handson/internal/grading"
+	"handson/internal/labtest"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/store"
@@ -145,6 +146,15 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}, log)
 	// Rules can vanish (a daemon restart, an operator's flush): put them
 	// back before a sandbox starts, or refuse to start it.
+	// A new sandbox gets its lab's files and setup before it counts as ready.
+	var srv *server.Server
+	sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		entry := srv.CurrentCourse().Lab(sb.Key.Lab)
+		if entry == nil {
+			return nil
+		}
+		return labtest.Prepare(ctx, engine, sb, entry, 5*time.Minute)
+	}
 	sandboxes.Guard = func(ctx context.Context) error {
 		if err := firewall.Verify(ctx, fw); err != nil {
 			log.Warn("sandbox firewall incomplete; reinstalling", "err", err)
@@ -162,7 +172,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	go func() { sandboxes.Run(runCtx); close(runDone) }()
 	stopRun := func() { cancelRun(); <-runDone } // Run writes last activity on its way out
 
-	srv := &server.Server{
+	srv = &server.Server{
 		Store:         db,
 		Course:        course,
 		Sandboxes:     sandboxes,

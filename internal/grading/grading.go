@@ -40,7 +40,8 @@ type Grader struct {
 
 // Check runs script as root in sb (the student's shell is unprivileged, so
 // the student cannot tamper with it), non-interactively, with a timeout.
-func (g *Grader) Check(ctx context.Context, sb *sandbox.Sandbox, script string) (*Result, error) {
+// env adds variables, such as HANDSON_LANG, the reader's language.
+func (g *Grader) Check(ctx context.Context, sb *sandbox.Sandbox, script string, env ...string) (*Result, error) {
 	timeout := g.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -50,7 +51,7 @@ func (g *Grader) Check(ctx context.Context, sb *sandbox.Sandbox, script string) 
 		// timeout inside the sandbox kills the script itself, not only our wait for it.
 		Cmd:     []string{"timeout", "-k", "2", secs, "bash", "-c", Helpers + script},
 		User:    "root",
-		Env:     []string{"HANDSON_CHECK=1"},
+		Env:     append([]string{"HANDSON_CHECK=1"}, env...),
 		Timeout: timeout + 5*time.Second,
 	})
 	if err != nil {

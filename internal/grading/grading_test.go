@@ -26,7 +26,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := &sandboxtest.Fake{Answer: func(sandbox.Command) (*sandbox.Result, error) { return &tc.res, nil }}
 			g := &Grader{Engine: fake, Timeout: 7 * time.Second}
-			r, err := g.Check(context.Background(), &sandbox.Sandbox{ID: "x"}, "test -e /x || fail nope")
+			r, err := g.Check(context.Background(), &sandbox.Sandbox{ID: "x"}, "test -e /x || fail nope", "HANDSON_LANG=ja")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,6 +34,9 @@ func TestCheck(t *testing.T) {
 				t.Errorf("got passed=%v message=%q exit=%d; want %v %q", r.Passed, r.Message, r.ExitCode, tc.wantPassed, tc.wantMessage)
 			}
 			cmd := fake.Commands[0]
+			if !slices.Contains(cmd.Env, "HANDSON_LANG=ja") || !slices.Contains(cmd.Env, "HANDSON_CHECK=1") {
+				t.Errorf("env = %q, want HANDSON_CHECK and the caller's HANDSON_LANG", cmd.Env)
+			}
 			if cmd.User != "root" {
 				t.Errorf("check runs as %q, want root (the student cannot tamper with it)", cmd.User)
 			}

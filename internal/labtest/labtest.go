@@ -169,6 +169,7 @@ type runner struct {
 	grader *grading.Grader
 	opts   Options
 	out    io.Writer
+	lang   string // of the lab being tested: checks see it as HANDSON_LANG
 }
 
 func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.out, format, args...) }
@@ -252,6 +253,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 		r.verboseOutput(string(res.Output))
 	}
 
+	r.lang = lab.Lang
 	var failed string // the step that left the sandbox in an unknown state
 	for _, st := range lab.Steps {
 		if ctx.Err() != nil {
@@ -312,7 +314,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check)
+		res, err := r.grader.Check(ctx, sb, st.Check, "HANDSON_LANG="+r.lang)
 		if err != nil {
 			fail("the check before the solve could not run: "+cause(ctx, err), "")
 			return sr, true
@@ -338,7 +340,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check)
+		res, err := r.grader.Check(ctx, sb, st.Check, "HANDSON_LANG="+r.lang)
 		if err != nil {
 			fail("the check after the solve could not run: "+cause(ctx, err), "")
 			return sr, true

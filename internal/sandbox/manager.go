@@ -68,6 +68,10 @@ type Manager struct {
 	// Guard, when set, must pass before any sandbox starts: the host's
 	// isolation (firewall rules) is in place, or no sandbox runs.
 	Guard func(ctx context.Context) error
+	// Prepare, when set, readies a new sandbox for its lab (files, setup)
+	// once its Docker answers, before it counts as ready. Warm sandboxes
+	// are prepared when they are made (sb.Key has only the lab then).
+	Prepare func(ctx context.Context, sb *Sandbox) error
 
 	engine Engine
 	reg    Registry
@@ -154,6 +158,11 @@ func (m *Manager) fillWarm(ctx context.Context) bool {
 		return false
 	}
 	w, err := m.engine.Warm(ctx, lab, spec)
+	if err == nil && m.Prepare != nil {
+		if err = m.Prepare(ctx, &Sandbox{ID: w, Name: w, Key: Key{Lab: lab}}); err != nil {
+			m.engine.Discard(context.WithoutCancel(ctx), w)
+		}
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Error("warm sandbox", "lab", lab, "err", err)
@@ -239,6 +248,17 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		defer release()
 		emit(Waiting)
 		err := m.engine.WaitReady(ctx, sb)
+		if err == nil && st.State == Missing && m.Prepare != nil {
+			if err = m.Prepare(ctx, sb); err != nil {
+				m.log.Error("prepare sandbox", "user", key.UserID, "lab", key.Lab, "err", err)
+				// Half-prepared is worse than none: the next open starts over.
+				bg := context.WithoutCancel(ctx)
+				if rerr := m.engine.Remove(bg, key); rerr == nil {
+					m.reg.DeleteSandbox(bg, key)
+				}
+				err = apperr.Errorf(apperr.Unavailable, "Your sandbox could not be prepared for this lab. Please tell your instructor.")
+			}
+		}
 		if err == nil {
 			emit(Ready)
 			if st.State != Running {

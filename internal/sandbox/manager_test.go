@@ -313,3 +313,37 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("discarded = %v", discarded)
 	}
 }
+
+func TestPrepareNewSandboxesOnly(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.WarmPool = 1
+	m, fake, _ := newManager(t, p)
+	var prepared []sandbox.Key
+	m.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		prepared = append(prepared, sb.Key)
+		return nil
+	}
+	m.Open(ctx, alice, sandbox.Spec{}, nil)
+	m.Open(ctx, alice, sandbox.Spec{}, nil) // running already: not again
+	if len(prepared) != 1 || prepared[0] != alice {
+		t.Errorf("prepared %v, want alice's new sandbox once", prepared)
+	}
+	m.SetWarm(map[string]sandbox.Spec{"lab": {}})
+	m.FillWarm(ctx)
+	if len(prepared) != 2 || prepared[1] != (sandbox.Key{Lab: "lab"}) {
+		t.Errorf("prepared %v, want the warm one prepared when made", prepared)
+	}
+	m.Open(ctx, bob, sandbox.Spec{}, nil) // claims the warm one
+	if len(prepared) != 2 {
+		t.Errorf("prepared %v: a claimed warm sandbox was prepared twice", prepared)
+	}
+
+	m.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error { return errors.New("setup failed") }
+	carol := sandbox.Key{UserID: 1, Lab: "other"}
+	if _, err := m.Open(ctx, carol, sandbox.Spec{}, nil); apperr.Code(err) != apperr.Unavailable {
+		t.Errorf("failed preparation: %v, want unavailable", err)
+	}
+	if _, _, _, removed := fake.Calls(); len(removed) != 1 || removed[0] != carol {
+		t.Errorf("removed %v: a half-prepared sandbox must go, so the next open starts over", removed)
+	}
+}
