@@ -162,5 +162,3 @@ func (e *Engine) Prune(ctx context.Context) error {
 func (e *Engine) owned() client.Filters {
 	return client.Filters{}.Add("label", LabelManaged+"=true").Add("label", LabelInstance+"="+e.instance)
 }
-
-
