@@ -45,20 +45,6 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Spec is the sandbox a lab runs in: the platform's, with the lab's image and resources.
-func (s *Server) Spec(lab *content.Lab) sandbox.Spec {
-	spec := s.Sandbox
-	if lab.Image != "" {
-		spec.Image = lab.Image
-	}
-	if r := lab.Resources; r.MemoryBytes > 0 {
-		spec.Limits.MemoryBytes = r.MemoryBytes
-	}
-	if r := lab.Resources; r.CPUs > 0 {
-		spec.Limits.CPUs = r.CPUs
-	}
-	if r := lab.Resources; r.Pids > 0 {
-		spec.Limits.Pids = r.Pids
-	}
-	return spec
-}
+// Spec is the sandbox a lab runs in: the platform's, with the lab's image
+// and resources.
+func (s *Server) Spec(lab *content.Lab) sandbox.Spec { return lab.Sandbox(s.Sandbox) }

@@ -181,23 +181,9 @@ func (r *runner) verbosef(format string, args ...any) {
 	}
 }
 
-// Spec is the sandbox lab runs in: its image and resources over spec's.
-// The server applies a lab's front matter the same way.
-func Spec(spec sandbox.Spec, lab *content.Lab) sandbox.Spec {
-	if lab.Image != "" {
-		spec.Image = lab.Image
-	}
-	if r := lab.Resources; r.MemoryBytes > 0 {
-		spec.Limits.MemoryBytes = r.MemoryBytes
-	}
-	if r := lab.Resources; r.CPUs > 0 {
-		spec.Limits.CPUs = r.CPUs
-	}
-	if r := lab.Resources; r.Pids > 0 {
-		spec.Limits.Pids = r.Pids
-	}
-	return spec
-}
+// Spec is the sandbox lab runs in: its image and resources over spec's,
+// as the server applies them.
+func Spec(spec sandbox.Spec, lab *content.Lab) sandbox.Spec { return lab.Sandbox(spec) }
 
 func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabResult {
 	lab := e.Primary
