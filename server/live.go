@@ -87,17 +87,12 @@ func (s *Server) classEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return fmt.Errorf("response writer cannot flush")
-	}
 	ch, cancel := s.dashboards.subscribe(c.ID)
 	defer cancel()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	flusher, err := startEvents(w)
+	if err != nil {
+		return err
+	}
 	fmt.Fprint(w, ": connected\n\n")
 	flusher.Flush()
 	keepalive := time.NewTicker(25 * time.Second)

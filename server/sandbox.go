@@ -17,22 +17,16 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return fmt.Errorf("response writer cannot flush")
-	}
 	st, err := s.Sandboxes.Engine().Status(r.Context(), key, false)
 	if err != nil {
 		return err
 	}
 	ch, cancel := s.Sandboxes.Subscribe(key)
 	defer cancel()
-
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // let a proxy pass events at once
-	w.WriteHeader(http.StatusOK)
+	flusher, err := startEvents(w)
+	if err != nil {
+		return err
+	}
 	send := func(ev sandbox.Event) {
 		b, _ := json.Marshal(ev)
 		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Kind, b)
@@ -66,4 +60,18 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	return nil
+}
+
+// startEvents begins a server-sent event stream.
+func startEvents(w http.ResponseWriter) (http.Flusher, error) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		return nil, fmt.Errorf("response writer cannot flush")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // let a proxy pass events at once
+	w.WriteHeader(http.StatusOK)
+	return flusher, nil
 }
