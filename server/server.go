@@ -22,6 +22,7 @@ import (
 	"handson/internal/grading"
 	"handson/internal/sandbox"
 	"handson/internal/store"
+	"handson/internal/terminal"
 )
 
 // Server serves the platform.
@@ -32,6 +33,10 @@ type Server struct {
 	Grader    *grading.Grader
 	Log       *slog.Logger
 	Sandbox   sandbox.Spec // image and limits used when a lab names none
+
+	// Terminals holds the terminal sessions, which belong to the server,
+	// not to a websocket; Handler makes one with defaults if nil.
+	Terminals *terminal.Registry
 
 	// SecureCookies marks cookies Secure and gives the session cookie the
 	// __Host- prefix; on when the platform is served over TLS.
@@ -99,6 +104,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	err := s.http.Shutdown(ctx)
 	s.stop()
+	s.Terminals.Close()
 	done := make(chan struct{})
 	go func() { s.terminals.Wait(); close(done) }()
 	select {
@@ -116,6 +122,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	s.loginsByIP = newLimiter(time.Second, 100)
 	s.loginsByUser = newLimiter(6*time.Second, 10)
+	if s.Terminals == nil {
+		s.Terminals = terminal.NewRegistry(terminal.Config{Log: s.Log})
+	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
 	"time"
 
 	"handson/internal/apperr"
@@ -19,12 +21,30 @@ var phaseText = map[sandbox.Phase]string{
 	sandbox.Ready:    "Docker is ready.",
 }
 
-// terminal upgrades to a websocket and attaches it to a login shell in the
-// student's sandbox, starting the sandbox if needed.
+var tabRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
+
+// terminalOwner names the sessions of a user's lab.
+func terminalOwner(user int64, lab string) string { return fmt.Sprintf("u%d/%s", user, lab) }
+
+// terminal upgrades to a websocket and attaches it to a terminal session of
+// the student's sandbox (?tab= picks one of several; default 1), starting
+// the sandbox if needed. With ?view=1&user=ID an instructor watches that
+// student's terminal read-only (viewer.go).
 func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	lab, err := s.lab(r)
 	if err != nil {
 		return err
+	}
+	q := r.URL.Query()
+	tab := q.Get("tab")
+	if tab == "" {
+		tab = "1"
+	}
+	if !tabRe.MatchString(tab) {
+		return apperr.Errorf(apperr.Invalid, "Bad terminal tab.")
+	}
+	if q.Get("view") != "" || q.Has("user") {
+		return s.viewTerminal(w, r, lab.ID, tab)
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
 	spec := s.Spec(lab)
@@ -34,8 +54,11 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.terminals.Add(1)
 	defer s.terminals.Done()
+	reg := s.Terminals
 	// The shell opens as soon as the sandbox runs; its Docker may need a
-	// few more seconds (the image's docker command waits for it).
+	// few more seconds (the image's docker command waits for it). These
+	// run for a new session only, in the session's goroutines, with its
+	// context (it outlives this websocket).
 	var ready <-chan error
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
 		sb, dockerReady, err := s.Sandboxes.Start(ctx, key, spec, func(p sandbox.Phase) {
@@ -54,7 +77,9 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		}
 		return tty, nil
 	}
-	err = terminal.Serve(r.Context(), ws, terminal.Options{
+	err = reg.Serve(r.Context(), ws, terminal.Options{
+		Owner:   terminalOwner(key.UserID, key.Lab),
+		Tab:     tab,
 		Open:    open,
 		OnInput: func() { s.Sandboxes.Touch(key) },
 		AfterOpen: func(ctx context.Context, status func(state, msg string)) {
@@ -84,9 +109,33 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 			}
 			return ""
 		},
+		OnSession: func(sess *terminal.Session) { s.endWithSandbox(key, sess) },
+		Record:    reg.Config().RecordDir != "",
 	})
 	if err != nil {
-		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "err", err)
+		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "tab", tab, "err", err)
 	}
 	return nil
+}
+
+// endWithSandbox ends sess when its sandbox is reset, restarted or
+// stopped: its shell is gone then, and a reconnecting page must get a new
+// one (the exec stream's end may come later than the news).
+func (s *Server) endWithSandbox(key sandbox.Key, sess *terminal.Session) {
+	events, cancel := s.Sandboxes.Subscribe(key)
+	go func() {
+		defer cancel()
+		for {
+			select {
+			case ev := <-events:
+				switch ev.Kind {
+				case sandbox.KindRemoved, sandbox.KindRecovered, sandbox.KindStopped, sandbox.KindDisk:
+					sess.End(ev.Message)
+					return
+				}
+			case <-sess.Done():
+				return
+			}
+		}
+	}()
 }

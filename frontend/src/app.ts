@@ -30,10 +30,8 @@ function initLabPage(): void {
   const status = document.querySelector<HTMLElement>('.terminal-status');
   const session = new TerminalSession(container, status);
 
-  initSandbox((fresh) => {
-    if (fresh) session.term.reset();
-    session.reconnect();
-  });
+  // After a reset the old shells are gone: new sessions, clean screens.
+  initSandbox((fresh) => session.reconnect({ fresh }));
 
   initExecBlocks((text) => {
     const sent = session.send(text);

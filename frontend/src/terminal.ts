@@ -1,227 +1,309 @@
-// The student's terminal: an xterm.js Terminal attached over a websocket to
-// the sandbox container, reconnecting with backoff when the socket drops.
+// The terminal pane of the lab page: one or more terminals (tabs) of the
+// student's sandbox, each a server-side session that survives reloads and
+// reconnects (terminal-tab.ts), with a tab strip, a font size control, a
+// find box and the connection state in the status bar.
+//
+// Keys: Ctrl+Shift+C copies (selecting copies too), Ctrl+Shift+V or the
+// right-click menu pastes, Ctrl+Shift+F finds, Ctrl+= / Ctrl+- / Ctrl+0
+// change the font size.
 
-import { Terminal } from '@xterm/xterm';
-import { FitAddon } from '@xterm/addon-fit';
-import { Unicode11Addon } from '@xterm/addon-unicode11';
-import {
-  FrameType,
-  decodeFrame,
-  decodeStatus,
-  encodeBinaryInput,
-  encodeInput,
-  encodeResize,
-  type TerminalStatus,
-} from './protocol';
+import type { Terminal } from '@xterm/xterm';
+import { SearchBox } from './search';
+import { TerminalTab, type TabState } from './terminal-tab';
+import { tt } from './terminal-text';
 
-const RESIZE_DEBOUNCE_MS = 100;
-const BACKOFF_FIRST_MS = 1000;
-const BACKOFF_MAX_MS = 10_000;
+const MAX_TABS = 8; // the server's limit too
+const FONT_MIN = 9;
+const FONT_MAX = 32;
+const FONT_DEFAULT = 14;
 
-// Values written to .terminal-status[data-state]: the server's states plus
-// the client-side "connecting" and "disconnected".
-type DisplayState = TerminalStatus['state'] | 'connecting' | 'disconnected';
-
-const DEFAULT_TEXT: Record<string, string> = {
-  connecting: 'Connecting…',
-  starting: 'Starting your sandbox…',
-  ready: 'Connected',
-  closed: 'Session ended',
-  error: 'Error',
-};
+interface SavedTabs {
+  tabs: string[];
+  active: string;
+}
 
 export class TerminalSession {
-  readonly term: Terminal;
-  private readonly fit = new FitAddon();
-  private readonly url: string;
-  private ws: WebSocket | null = null;
-  private lastStatus: TerminalStatus | null = null;
-  private backoffMs = BACKOFF_FIRST_MS;
-  private reconnectTimer: number | undefined;
-  private resizeTimer: number | undefined;
-  private sentSize = ''; // "cols x rows" last sent on the current socket
+  private readonly tabs = new Map<string, TerminalTab>();
+  private active!: TerminalTab;
+  private readonly wsPath: string;
+  private readonly viewUser: string | undefined;
+  private readonly strip: HTMLElement | null = null;
+  private readonly badges: HTMLElement;
+  private readonly searchBox: SearchBox;
+  private fontSize: number;
 
   constructor(
     private readonly container: HTMLElement,
     private readonly statusEl: HTMLElement | null,
   ) {
-    const path = container.dataset.ws ?? '';
-    this.url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + path;
+    this.wsPath = container.dataset.ws ?? '';
+    this.viewUser = container.dataset.viewUser || undefined;
+    this.fontSize = clampFont(Number(localGet('handson.fontSize')) || FONT_DEFAULT);
 
-    this.term = new Terminal({
-      cursorBlink: true,
-      fontSize: 14,
-      fontFamily:
-        '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, "Liberation Mono", ' +
-        '"Noto Sans Mono CJK JP", "Noto Sans Mono", monospace',
-      scrollback: 5000,
-      allowProposedApi: true, // needed for term.unicode (Unicode 11 widths)
-      theme: {
-        background: '#16181d',
-        foreground: '#d8dee9',
-        cursor: '#f0f0f0',
-        cursorAccent: '#16181d',
-        selectionBackground: '#3b4252',
-        black: '#1d2027',
-        red: '#e06c75',
-        green: '#98c379',
-        yellow: '#e5c07b',
-        blue: '#61afef',
-        magenta: '#c678dd',
-        cyan: '#56b6c2',
-        white: '#d8dee9',
-        brightBlack: '#5c6370',
-        brightRed: '#ef8891',
-        brightGreen: '#b5e08f',
-        brightYellow: '#f2d28e',
-        brightBlue: '#7fc1ff',
-        brightMagenta: '#d99cee',
-        brightCyan: '#78d0da',
-        brightWhite: '#ffffff',
-      },
-    });
-    this.term.loadAddon(this.fit);
-    // Match the sandbox's wcwidth for CJK and emoji so the cursor lines up.
-    this.term.loadAddon(new Unicode11Addon());
-    this.term.unicode.activeVersion = '11';
-    this.term.open(container);
+    const bar = statusEl?.parentElement ?? null;
+    this.badges = document.createElement('span');
+    this.badges.className = 'terminal-badges';
+    statusEl?.after(this.badges);
+    if (bar) {
+      if (!this.viewUser) {
+        this.strip = document.createElement('div');
+        this.strip.className = 'terminal-tabs';
+        this.strip.setAttribute('role', 'tablist');
+        this.strip.setAttribute('aria-label', tt('terminals'));
+        bar.prepend(this.strip);
+      }
+      const tools = document.createElement('div');
+      tools.className = 'terminal-tools';
+      tools.append(
+        toolButton('A−', tt('smaller'), () => this.zoom(-1)),
+        toolButton('A+', tt('larger'), () => this.zoom(+1)),
+        toolButton(tt('find'), tt('findTitle'), () => this.searchBox.toggle()),
+      );
+      (statusEl ?? bar.lastChild)?.before(tools);
+    }
+    this.searchBox = new SearchBox(container.parentElement ?? container, () => this.active.search, () => this.focus());
 
-    this.term.onData((data) => this.sendFrame(encodeInput(data)));
-    this.term.onBinary((data) => this.sendFrame(encodeBinaryInput(data)));
-    this.term.onResize(() => this.sendResize());
+    const saved = this.loadTabs();
+    const first = container.dataset.tab || saved.active;
+    for (const id of saved.tabs) this.addTab(id, false);
+    if (!this.tabs.has(first)) this.addTab(first, false);
+    this.select(first);
 
-    new ResizeObserver(() => this.scheduleFit()).observe(container);
-    // Cell metrics change once web fonts have loaded.
-    void document.fonts?.ready.then(() => this.scheduleFit());
     // Don't sit out a long backoff once the network is back.
-    window.addEventListener('online', () => {
-      if (this.reconnectTimer !== undefined) this.reconnectNow();
-    });
-
-    this.safeFit();
-    this.connect();
+    window.addEventListener('online', () => this.tabs.forEach((t) => t.poke()));
   }
 
-  /** Types text into the terminal as if the user had; false if not connected. */
+  /** The active tab's terminal. */
+  get term(): Terminal {
+    return this.active.term;
+  }
+
+  /** Types text into the active terminal as if the user had; false if not connected. */
   send(text: string): boolean {
-    return this.sendFrame(encodeInput(text));
+    return this.active.send(text);
   }
 
   focus(): void {
-    this.term.focus();
+    this.active.focus();
   }
 
-  private connect(): void {
-    this.reconnectTimer = undefined;
-    this.lastStatus = null;
-    this.sentSize = '';
-    this.setStatus('connecting', DEFAULT_TEXT.connecting);
-
-    const ws = new WebSocket(this.url);
-    ws.binaryType = 'arraybuffer';
-    this.ws = ws;
-
-    ws.onopen = () => {
-      this.safeFit();
-      this.sendResize();
-    };
-    ws.onmessage = (ev: MessageEvent) => {
-      if (!(ev.data instanceof ArrayBuffer)) return; // protocol is binary only
-      const frame = decodeFrame(ev.data);
-      if (!frame) return;
-      switch (frame.type) {
-        case FrameType.Output:
-          // Output means the sandbox is up: a later drop starts backoff afresh.
-          this.backoffMs = BACKOFF_FIRST_MS;
-          this.term.write(frame.payload);
-          break;
-        case FrameType.Status: {
-          const st = decodeStatus(frame.payload);
-          this.lastStatus = st;
-          if (st.state === 'ready') this.backoffMs = BACKOFF_FIRST_MS;
-          this.setStatus(st.state, st.message || DEFAULT_TEXT[st.state] || st.state);
-          break;
-        }
-        default:
-          break; // unknown/reserved types are ignored for forward compatibility
-      }
-    };
-    ws.onclose = (ev: CloseEvent) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      if (this.lastStatus?.state === 'closed' && ev.code === 1000) {
-        // The server ended the session on purpose (e.g. the shell exited).
-        this.setStatus('closed', this.lastStatus.message || DEFAULT_TEXT.closed, true);
-        return;
-      }
-      this.scheduleReconnect();
-    };
-    // Errors are always followed by a close event; handling happens there.
-    ws.onerror = () => {};
+  /**
+   * Reconnects every tab at once (after the sandbox recovered or was
+   * reset). With fresh, each tab gets a new shell instead of resuming its
+   * session (whose sandbox is gone).
+   */
+  reconnect(opts: { fresh?: boolean } = {}): void {
+    this.tabs.forEach((t) => t.reconnect(opts));
   }
 
-  private scheduleReconnect(): void {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
-    const prefix = this.lastStatus?.state === 'error' && this.lastStatus.message ? this.lastStatus.message + ' — ' : 'Disconnected — ';
-    this.setStatus('disconnected', prefix + 'reconnecting…');
-    this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
+  /** Opens a new terminal tab with a new shell and shows it. */
+  newTab(): void {
+    if (this.tabs.size >= MAX_TABS) return;
+    let n = 1;
+    while (this.tabs.has(String(n))) n++;
+    const id = String(n);
+    this.addTab(id, true);
+    this.select(id);
+    this.focus();
   }
 
-  /** Drops the current socket (if any) and connects again at once. */
-  reconnect(): void {
-    const ws = this.ws;
-    this.ws = null; // its close event is then ignored
-    ws?.close();
-    this.reconnectNow();
+  closeTab(id: string): void {
+    const t = this.tabs.get(id);
+    if (!t || this.tabs.size === 1) return;
+    this.tabs.delete(id);
+    t.dispose();
+    if (this.active === t) this.select(this.tabs.keys().next().value!);
+    else this.render();
+    this.saveTabs();
   }
 
-  private reconnectNow(): void {
-    window.clearTimeout(this.reconnectTimer);
-    this.backoffMs = BACKOFF_FIRST_MS;
-    this.connect();
+  select(id: string): void {
+    const t = this.tabs.get(id);
+    if (!t) return;
+    this.active = t;
+    for (const other of this.tabs.values()) other.el.hidden = other !== t;
+    t.shown();
+    // The end-to-end tests read window.handson.term: the visible one.
+    const h = (window as { handson?: { term: Terminal } }).handson;
+    if (h) h.term = t.term;
+    this.render();
+    this.showStatus(t.status);
+    this.saveTabs();
   }
 
-  private sendFrame(frame: Uint8Array<ArrayBuffer>): boolean {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(frame);
+  private addTab(id: string, fresh: boolean): void {
+    const t = new TerminalTab(this.container, {
+      tab: id,
+      wsPath: this.wsPath,
+      viewUser: this.viewUser,
+      fontSize: this.fontSize,
+      fresh,
+      onState: (tab, st) => {
+        if (tab === this.active) this.showStatus(st);
+        this.strip?.querySelector<HTMLElement>(`[data-tab="${tab.tab}"]`)?.setAttribute('data-state', st.state);
+      },
+      onKey: (ev) => this.onKey(ev),
+    });
+    t.el.hidden = true;
+    this.tabs.set(id, t);
+    this.saveTabs();
+  }
+
+  // Page shortcuts typed in a terminal; false: handled here.
+  private onKey(ev: KeyboardEvent): boolean {
+    const ctrl = ev.ctrlKey && !ev.altKey && !ev.metaKey;
+    if (ctrl && ev.shiftKey && ev.code === 'KeyF') {
+      ev.preventDefault();
+      this.searchBox.toggle();
+      return false;
+    }
+    if (ctrl && !ev.shiftKey && (ev.key === '=' || ev.key === '+')) {
+      ev.preventDefault();
+      this.zoom(+1);
+      return false;
+    }
+    if (ctrl && !ev.shiftKey && ev.key === '-') {
+      ev.preventDefault();
+      this.zoom(-1);
+      return false;
+    }
+    if (ctrl && !ev.shiftKey && ev.key === '0') {
+      ev.preventDefault();
+      this.zoom(0);
+      return false;
+    }
     return true;
   }
 
-  private sendResize(): void {
-    const { cols, rows } = this.term;
-    const size = `${cols}x${rows}`;
-    if (size === this.sentSize) return;
-    if (this.sendFrame(encodeResize(cols, rows))) this.sentSize = size;
+  private zoom(step: number): void {
+    this.fontSize = step === 0 ? FONT_DEFAULT : clampFont(this.fontSize + step);
+    localSet('handson.fontSize', String(this.fontSize));
+    this.tabs.forEach((t) => t.setFontSize(this.fontSize));
   }
 
-  private scheduleFit(): void {
-    window.clearTimeout(this.resizeTimer);
-    this.resizeTimer = window.setTimeout(() => this.safeFit(), RESIZE_DEBOUNCE_MS);
-  }
-
-  // fit() throws or yields nonsense while the container is hidden (0×0).
-  private safeFit(): void {
-    if (this.container.clientWidth === 0 || this.container.clientHeight === 0) return;
-    try {
-      this.fit.fit(); // fires term.onResize → sendResize when the size changed
-    } catch {
-      /* renderer not ready yet; the next resize will retry */
+  private render(): void {
+    const strip = this.strip;
+    if (!strip) return;
+    strip.replaceChildren();
+    for (const [id, t] of this.tabs) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'terminal-tab';
+      b.setAttribute('role', 'tab');
+      b.setAttribute('aria-selected', String(t === this.active));
+      b.dataset.tab = id;
+      b.dataset.state = t.status.state;
+      b.title = tt('terminalN', { n: id });
+      b.textContent = id;
+      b.addEventListener('click', () => {
+        this.select(id);
+        this.focus();
+      });
+      if (this.tabs.size > 1) {
+        const x = document.createElement('span');
+        x.className = 'terminal-tab-close';
+        x.textContent = '×';
+        x.title = tt('closeTerminalN', { n: id });
+        x.addEventListener('click', (ev) => {
+          ev.stopPropagation();
+          this.closeTab(id);
+        });
+        b.append(x);
+      }
+      strip.append(b);
+    }
+    if (this.tabs.size < MAX_TABS) {
+      const add = document.createElement('button');
+      add.type = 'button';
+      add.className = 'terminal-tab-add';
+      add.textContent = '+';
+      add.title = tt('newTerminal');
+      add.setAttribute('aria-label', tt('newTerminal'));
+      add.addEventListener('click', () => this.newTab());
+      strip.append(add);
     }
   }
 
-  private setStatus(state: DisplayState, text: string, offerReconnect = false): void {
+  private showStatus(st: TabState): void {
     const el = this.statusEl;
-    if (!el) return;
-    el.dataset.state = state;
-    el.textContent = text;
-    if (offerReconnect) {
-      const btn = document.createElement('button');
-      btn.type = 'button';
-      btn.className = 'terminal-reconnect';
-      btn.textContent = 'Reconnect';
-      btn.addEventListener('click', () => this.reconnectNow());
-      el.append(' ', btn);
+    if (el) {
+      el.dataset.state = st.state;
+      el.textContent = st.text;
+      if (st.offerReconnect) {
+        const btn = document.createElement('button');
+        btn.type = 'button';
+        btn.className = 'terminal-reconnect';
+        btn.textContent = tt('reconnect');
+        btn.addEventListener('click', () => this.active.reconnect());
+        el.append(' ', btn);
+      }
     }
+    this.badges.replaceChildren();
+    if (st.recording) this.badges.append(badge(tt('rec'), 'recording', tt('recTitle')));
+    if (st.readonly) this.badges.append(badge(tt('readonly'), 'readonly', tt('readonlyTitle')));
+  }
+
+  private loadTabs(): SavedTabs {
+    try {
+      const v = JSON.parse(sessionStorage.getItem(this.tabsKey()) ?? '') as SavedTabs;
+      const tabs = v.tabs.filter((t) => /^[0-9]{1,2}$/.test(t)).slice(0, MAX_TABS);
+      if (tabs.length) return { tabs, active: tabs.includes(v.active) ? v.active : tabs[0] };
+    } catch {
+      /* nothing saved */
+    }
+    return { tabs: [], active: '1' };
+  }
+
+  private saveTabs(): void {
+    if (this.viewUser) return;
+    try {
+      sessionStorage.setItem(this.tabsKey(), JSON.stringify({ tabs: [...this.tabs.keys()], active: this.active?.tab ?? '1' }));
+    } catch {
+      /* storage disabled */
+    }
+  }
+
+  private tabsKey(): string {
+    return 'handson.tabs:' + this.wsPath;
+  }
+}
+
+function clampFont(px: number): number {
+  return Math.min(FONT_MAX, Math.max(FONT_MIN, Math.round(px)));
+}
+
+function toolButton(text: string, title: string, click: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'terminal-tool';
+  b.textContent = text;
+  b.title = title;
+  b.setAttribute('aria-label', title);
+  b.addEventListener('click', click);
+  return b;
+}
+
+function badge(text: string, kind: string, title: string): HTMLElement {
+  const s = document.createElement('span');
+  s.className = 'terminal-badge';
+  s.dataset.kind = kind;
+  s.textContent = text;
+  s.title = title;
+  return s;
+}
+
+function localGet(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function localSet(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* storage disabled */
   }
 }

@@ -23,6 +23,7 @@ import (
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/store"
+	"handson/internal/terminal"
 	"handson/labs"
 	"handson/server"
 )
@@ -173,6 +174,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	stopRun := func() { cancelRun(); <-runDone } // Run writes last activity on its way out
 
 	srv = &server.Server{
+		Terminals:     terminal.NewRegistry(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
 		Store:         db,
 		Course:        course,
 		Sandboxes:     sandboxes,

@@ -26,6 +26,8 @@ type Config struct {
 	MaxStarts     int
 	WarmPool      int
 	CheckTimeout  time.Duration
+	TermGrace     time.Duration
+	RecordDir     string
 	SecureCookies bool
 	LogFormat     string
 	LogLevel      string
@@ -46,6 +48,7 @@ func Default() Config {
 		MaxAge:       30 * 24 * time.Hour,
 		MaxStarts:    4,
 		CheckTimeout: 30 * time.Second,
+		TermGrace:    5 * time.Minute,
 		LogFormat:    "text",
 		LogLevel:     "info",
 	}
@@ -68,6 +71,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more are asked to retry (HANDSON_MAX_STARTS)")
 	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab, handed out at once; 0: none (HANDSON_WARM_POOL)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
+	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")
+	fs.StringVar(&c.RecordDir, "record-terminals", env("HANDSON_RECORD_TERMINALS", c.RecordDir), "record every terminal session (asciicast v2) into this directory; students see that they are recorded (HANDSON_RECORD_TERMINALS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
 	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("HANDSON_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (HANDSON_LOG_LEVEL)")
