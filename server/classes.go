@@ -594,3 +594,24 @@ func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.render(w, r, "student", &view{Page: "student", Data: d})
 }
+
+// watchPage shows a student's terminal, read-only, to their instructor.
+func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.student(r, c)
+	if err != nil {
+		return err
+	}
+	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
+	if lab == nil {
+		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
+	}
+	return s.render(w, r, "watch", &view{Page: "watch", Data: struct {
+		Class   *store.Class
+		Student *store.Member
+		Lab     string
+	}{c, m, lab.ID}})
+}

@@ -279,3 +279,18 @@ func TestStudentEvidence(t *testing.T) {
 		t.Errorf("removed %v, want alice's demo sandbox", removed)
 	}
 }
+
+func TestWatchPage(t *testing.T) {
+	e, class := classEnv(t)
+	alice, _ := e.db.UserByUsername(context.Background(), "alice")
+	path := "/classes/" + itoa(class.ID) + "/members/" + itoa(alice.ID) + "/labs/demo/terminal"
+	res, body := get(t, e.login(t, "teacher"), e.url+path)
+	if res.StatusCode != 200 || !strings.Contains(body, `data-view-user="`+itoa(alice.ID)+`"`) {
+		t.Fatalf("watch page: %d", res.StatusCode)
+	}
+	for _, who := range []string{"alice", "outsider"} {
+		if res, _ := get(t, e.login(t, who), e.url+path); res.StatusCode != 403 {
+			t.Errorf("%s on the watch page: %d, want 403", who, res.StatusCode)
+		}
+	}
+}

@@ -160,6 +160,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
 	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
 	mux.Handle("GET /classes/{class}/members/{user}", s.page(s.authed(s.teacher(s.studentPage))))
+	mux.Handle("GET /classes/{class}/members/{user}/labs/{lab}/terminal", s.page(s.authed(s.teacher(s.watchPage))))
 	mux.Handle("POST /classes/{class}/members/{user}/password", s.page(s.authed(s.teacher(s.resetPassword))))
 	mux.Handle("POST /classes/{class}/members/{user}/labs/{lab}/reset", s.page(s.authed(s.teacher(s.resetStudentSandbox))))
 	mux.Handle("GET /labs", s.page(s.authed(s.labsPage)))
@@ -177,7 +178,7 @@ func (s *Server) Handler() (http.Handler, error) {
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "error"} {
+	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "error"} {
 		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)

@@ -58,6 +58,12 @@ function main(): void {
     case 'class':
       initClassPage();
       break;
+    case 'watch': {
+      // An instructor's read-only view of a student's terminal.
+      const container = document.getElementById('terminal');
+      if (container) new TerminalSession(container, document.querySelector<HTMLElement>('.terminal-status'));
+      break;
+    }
   }
 }
 
