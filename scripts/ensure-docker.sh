@@ -17,8 +17,24 @@ REMAP_RANGE="1000000:300000"
 
 remapped() { docker info --format '{{join .SecurityOptions " "}}' 2>/dev/null | grep -o 'name=userns' >/dev/null; }
 
-if docker info >/dev/null 2>&1 && remapped; then
-  echo "docker: daemon already answering, user namespaces remapped (log, if started by us: $LOG)"
+# Every sandbox has a network of its own; Docker's default pools hold only
+# about 30 networks (measured: the 30th sandbox failed with "could not find
+# an available, non-overlapping IPv4 address pool"). A /12 cut into /28s
+# holds 65536. 10.64.0.0/12 stays clear of the sandboxes' inner Docker
+# (10.210.0.0/24, 10.211.0.0/16); docker0 keeps 172.17.0.1.
+POOLS_BASE=10.64.0.0/12
+pooled() { docker network inspect bridge >/dev/null 2>&1 && [ "$(docker info --format '{{json .DefaultAddressPools}}' 2>/dev/null)" != null ]; }
+DAEMON_JSON=$(cat <<JSON
+{
+  "userns-remap": "$REMAP_USER",
+  "bip": "172.17.0.1/16",
+  "default-address-pools": [{"base": "$POOLS_BASE", "size": 28}]
+}
+JSON
+)
+
+if docker info >/dev/null 2>&1 && remapped && pooled; then
+  echo "docker: daemon already answering, user namespaces remapped, address pools set (log, if started by us: $LOG)"
   exit 0
 fi
 
@@ -64,10 +80,12 @@ for f in /etc/subuid /etc/subgid; do
   grep "^$REMAP_USER:" "$f" >/dev/null 2>&1 || echo "$REMAP_USER:$REMAP_RANGE" >>"$f"
 done
 mkdir -p /etc/docker
-if [ ! -s /etc/docker/daemon.json ]; then
-  printf '{\n  "userns-remap": "%s"\n}\n' "$REMAP_USER" >/etc/docker/daemon.json
-elif ! grep '"userns-remap"' /etc/docker/daemon.json >/dev/null; then
-  echo "ensure-docker.sh: /etc/docker/daemon.json exists without \"userns-remap\"; add \"userns-remap\": \"$REMAP_USER\" to it and run me again" >&2
+# Ours to write when absent or written by an earlier version of this script.
+if [ ! -s /etc/docker/daemon.json ] || grep -q "\"$REMAP_USER\"" /etc/docker/daemon.json; then
+  printf '%s\n' "$DAEMON_JSON" >/etc/docker/daemon.json
+else
+  echo "ensure-docker.sh: /etc/docker/daemon.json is not ours; it needs:" >&2
+  printf '%s\n' "$DAEMON_JSON" >&2
   exit 1
 fi
 
@@ -81,11 +99,11 @@ host_dockerd_alive() {
   [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/sbin/dockerd ] &&
     [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
 }
-if host_dockerd_alive && ! remapped; then
-  # A daemon started before remapping was configured: restart it. Its
-  # containers stop, and images must be built again (remapped storage is
-  # separate): make run and make test do that next.
-  echo "docker: restarting dockerd to turn on user-namespace remapping"
+if host_dockerd_alive && ! { remapped && pooled; }; then
+  # A daemon started before this configuration: restart it. Its containers
+  # stop; images must be built again if remapping was new (remapped storage
+  # is separate): make run and make test do that next.
+  echo "docker: restarting dockerd for user-namespace remapping and address pools"
   pid=$(cat /var/run/docker.pid)
   kill "$pid"
   for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
@@ -102,11 +120,11 @@ fi
 
 for _ in $(seq 1 "$TIMEOUT"); do
   if docker info >/dev/null 2>&1; then
-    if ! remapped; then
-      echo "ensure-docker.sh: dockerd answers but without user-namespace remapping; see $LOG" >&2
+    if ! remapped || ! pooled; then
+      echo "ensure-docker.sh: dockerd answers without the configuration in /etc/docker/daemon.json; see $LOG" >&2
       exit 1
     fi
-    echo "docker: daemon answering, user namespaces remapped; log: $LOG"
+    echo "docker: daemon answering, user namespaces remapped, address pools set; log: $LOG"
     exit 0
   fi
   sleep 1

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -173,13 +174,13 @@ func TestRecovery(t *testing.T) {
 	fake.SetProbe(nil)
 
 	// Answering, but with its process table full: a fork bomb.
-	fake.Set(alice, func(st *sandbox.Status) { st.Procs, st.ProcsMax = 510, 512 })
+	fake.SetProbe(fmt.Errorf("%w: 510 of 512 processes", sandbox.ErrProcessesFull))
 	m.Sweep(ctx, false)
 	m.Sweep(ctx, false)
 	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "fork bomb") {
 		t.Errorf("message %q", ev.Message)
 	}
-	fake.Set(alice, func(st *sandbox.Status) { st.Procs = 20 })
+	fake.SetProbe(nil)
 
 	// Its main process killed for memory: restarted, and the student told why.
 	fake.Set(alice, func(st *sandbox.Status) { st.State, st.OOMKilled = sandbox.Stopped, true })

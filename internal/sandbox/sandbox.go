@@ -5,6 +5,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -80,6 +81,11 @@ const (
 	Missing State = "missing"
 )
 
+// ErrProcessesFull is what Probe answers for a sandbox whose process table
+// is (nearly) full: a fork bomb may leave it answering, slowly, with a CPU
+// busy for good.
+var ErrProcessesFull = errors.New("process table nearly full")
+
 // Status is what an engine knows of one sandbox.
 type Status struct {
 	Key       Key
@@ -88,8 +94,6 @@ type Status struct {
 	OOMKilled bool      // the kernel killed its main process for memory
 	Created   time.Time // zero when missing
 	DiskBytes int64     // bytes written into the sandbox; -1 when not measured
-	Procs     int64     // processes running now (when running)
-	ProcsMax  int64     // the process limit; 0 when unknown
 	Warm      bool      // a warm sandbox nobody owns yet (Key has only the lab)
 }
 

@@ -366,10 +366,10 @@ func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint
 	}
 	t := &tty{cli: e.cli, id: created.ID, att: att}
 	// Daemons before API 1.42 (Debian's 20.10) ignore ConsoleSize; size the
-	// TTY once it runs.
+	// TTY once it runs. A busy daemon may answer late: the shell is still
+	// usable, and the browser's next resize fixes the size.
 	if err := t.Resize(cols, rows); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("resize shell in %s: %w", sb.Name, err)
+		e.log.Warn("first resize of a shell failed", "sandbox", sb.Name, "err", err)
 	}
 	return t, nil
 }

@@ -1,8 +1,8 @@
 package docker
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -58,16 +58,29 @@ func (e *Engine) Restart(ctx context.Context, key sandbox.Key) error {
 	return e.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key})
 }
 
-// Probe implements sandbox.Engine with the image's readiness probe.
+// healthScript is the image's readiness probe, then the sandbox's own view
+// of its pids cgroup (v1, else v2): exit 2 when 95% of the limit is used.
+const healthScript = readyCommand + ` || exit 1
+for d in /sys/fs/cgroup/pids /sys/fs/cgroup; do
+  [ -r $d/pids.max ] || continue
+  read cur < $d/pids.current; read max < $d/pids.max
+  [ "$max" = max ] || [ $((cur * 100)) -lt $((max * 95)) ] || { echo "$cur of $max processes"; exit 2; }
+  break
+done`
+
+// Probe implements sandbox.Engine: one exec, about 60 ms. (A stats sample
+// would say the same in about 0.9 s on Docker 20.10.)
 func (e *Engine) Probe(ctx context.Context, key sandbox.Key) error {
 	name := e.Name(key)
 	res, err := e.Exec(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key},
-		sandbox.Command{Cmd: []string{readyCommand}, User: "root", Timeout: 10 * time.Second})
-	if err != nil {
+		sandbox.Command{Cmd: []string{"sh", "-c", healthScript}, User: "root", Timeout: 10 * time.Second})
+	switch {
+	case err != nil:
 		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("%s: %s", readyCommand, res.Output)
+	case res.ExitCode == 2:
+		return fmt.Errorf("%w: %s", sandbox.ErrProcessesFull, bytes.TrimSpace(res.Output))
+	case res.ExitCode != 0:
+		return fmt.Errorf("%s: %s", readyCommand, bytes.TrimSpace(res.Output))
 	}
 	return nil
 }
@@ -94,26 +107,9 @@ func (e *Engine) Status(ctx context.Context, key sandbox.Key, disk bool) (*sandb
 	if disk && c.SizeRw != nil {
 		st.DiskBytes = *c.SizeRw
 	}
-	if st.State == sandbox.Running {
-		st.Procs, st.ProcsMax = e.procs(ctx, name)
-	}
 	return st, nil
 }
 
-// procs reads the sandbox's process count and limit from one stats sample
-// (zeros if it cannot: the count is a hint, not a verdict).
-func (e *Engine) procs(ctx context.Context, name string) (cur, limit int64) {
-	res, err := e.cli.ContainerStats(ctx, name, client.ContainerStatsOptions{})
-	if err != nil {
-		return 0, 0
-	}
-	defer res.Body.Close()
-	var stats container.StatsResponse
-	if err := json.NewDecoder(res.Body).Decode(&stats); err != nil {
-		return 0, 0
-	}
-	return int64(stats.PidsStats.Current), int64(stats.PidsStats.Limit)
-}
 
 // List implements sandbox.Engine.
 func (e *Engine) List(ctx context.Context) ([]sandbox.Status, error) {
