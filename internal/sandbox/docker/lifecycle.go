@@ -110,7 +110,6 @@ func (e *Engine) Status(ctx context.Context, key sandbox.Key, disk bool) (*sandb
 	return st, nil
 }
 
-
 // List implements sandbox.Engine.
 func (e *Engine) List(ctx context.Context) ([]sandbox.Status, error) {
 	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: e.owned()})
