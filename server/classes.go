@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,7 +153,8 @@ func (s *Server) createClass(w http.ResponseWriter, r *http.Request) error {
 // classData is the class page: who is in it and where each student stands.
 type classData struct {
 	Class    *store.Class
-	Labs     []classLab
+	Labs     []classLab // the labs the class works on
+	Catalog  []classLab // every lab, with Chosen set, for the choice form
 	Students []classStudent
 	Stuck    []stuckStudent
 	Notice   string
@@ -162,6 +164,7 @@ type classData struct {
 type classLab struct {
 	ID, Title string
 	Steps     []string // step ids with a check
+	Chosen    bool
 }
 
 type classStudent struct {
@@ -199,14 +202,21 @@ type newAccount struct {
 
 func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) {
 	d := &classData{Class: c}
+	chosen, err := s.Store.ClassLabs(r.Context(), c.ID)
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range s.CurrentCourse().Labs() {
-		l := classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title}
+		l := classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title, Chosen: len(chosen) == 0 || slices.Contains(chosen, e.ID)}
 		for _, st := range e.Primary.Steps {
 			if st.Check != "" {
 				l.Steps = append(l.Steps, st.ID)
 			}
 		}
-		d.Labs = append(d.Labs, l)
+		d.Catalog = append(d.Catalog, l)
+		if l.Chosen {
+			d.Labs = append(d.Labs, l)
+		}
 	}
 	members, err := s.Store.Members(r.Context(), c.ID)
 	if err != nil {
@@ -614,4 +624,27 @@ func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) error {
 		Student *store.Member
 		Lab     string
 	}{c, m, lab.ID}})
+}
+
+// chooseLabs sets the labs a class works on (none ticked: every lab).
+func (s *Server) chooseLabs(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return apperr.Errorf(apperr.Invalid, "Bad form.")
+	}
+	var labs []string
+	for _, id := range r.PostForm["lab"] {
+		if s.CurrentCourse().Lab(id) == nil {
+			return apperr.Errorf(apperr.Invalid, "There is no lab %q.", id)
+		}
+		labs = append(labs, id)
+	}
+	if err := s.Store.SetClassLabs(r.Context(), c.ID, labs); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
+	return nil
 }

@@ -294,3 +294,32 @@ func TestWatchPage(t *testing.T) {
 		}
 	}
 }
+
+func TestClassLabCatalog(t *testing.T) {
+	e, class := classEnv(t)
+	teacher := e.login(t, "teacher")
+	base := e.url + "/classes/" + itoa(class.ID)
+	if _, body := get(t, e.login(t, "alice"), e.url+"/labs"); !strings.Contains(body, `href="/labs/demo"`) {
+		t.Fatal("a class that chose no labs should show every lab")
+	}
+	if res, _ := postForm(t, teacher, base+"/labs", url.Values{"lab": {"nope"}}); res.StatusCode != 400 {
+		t.Errorf("unknown lab: %d", res.StatusCode)
+	}
+	if res, _ := postForm(t, teacher, base+"/labs", url.Values{"lab": {"demo"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choose labs: %d", res.StatusCode)
+	}
+	if labs, _ := e.db.ClassLabs(context.Background(), class.ID); len(labs) != 1 || labs[0] != "demo" {
+		t.Errorf("class labs = %v", labs)
+	}
+	if _, body := get(t, e.login(t, "alice"), e.url+"/labs"); !strings.Contains(body, `href="/labs/demo"`) {
+		t.Error("the chosen lab is not in alice's catalog")
+	}
+	// A class on another lab only: demo leaves alice's catalog.
+	e.db.SetClassLabs(context.Background(), class.ID, []string{"another-lab"})
+	if _, body := get(t, e.login(t, "alice"), e.url+"/labs"); strings.Contains(body, `href="/labs/demo"`) {
+		t.Error("a lab her class does not work on is in alice's catalog")
+	}
+	if res, _ := postForm(t, e.login(t, "alice"), base+"/labs", url.Values{"lab": {"demo"}}); res.StatusCode != 403 {
+		t.Errorf("a student choosing labs: %d, want 403", res.StatusCode)
+	}
+}

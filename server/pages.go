@@ -87,7 +87,15 @@ func (s *Server) langs(r *http.Request) []string {
 func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
 	u := userOf(r)
 	v := &view{Page: "labs"}
+	// A student sees the labs their classes work on.
+	chosen, all, err := s.Store.StudentLabs(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
 	for _, e := range s.CurrentCourse().Labs() {
+		if !all && !chosen[e.ID] {
+			continue
+		}
 		lab := e.In(s.langs(r)...)
 		progress, err := s.Store.Progress(r.Context(), u.ID, lab.ID)
 		if err != nil {

@@ -278,3 +278,66 @@ func (db *DB) CommonFailures(ctx context.Context, classID int64, labID string, l
 	}
 	return out, rows.Err()
 }
+
+// ClassLabs lists the labs chosen for a class; empty means every lab.
+func (db *DB) ClassLabs(ctx context.Context, classID int64) ([]string, error) {
+	return db.strings(ctx, `SELECT lab_id FROM class_labs WHERE class_id = ? ORDER BY lab_id`, classID)
+}
+
+// SetClassLabs replaces the labs chosen for a class.
+func (db *DB) SetClassLabs(ctx context.Context, classID int64, labs []string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM class_labs WHERE class_id = ?`, classID); err != nil {
+		return err
+	}
+	for _, l := range labs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO class_labs (class_id, lab_id) VALUES (?, ?)`, classID, l); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// StudentLabs returns the labs a user's classes work on, and all=true when
+// every lab is open to them (no class, or a class that chose none).
+func (db *DB) StudentLabs(ctx context.Context, userID int64) (labs map[string]bool, all bool, err error) {
+	classes, err := db.StudentClasses(ctx, userID)
+	if err != nil || len(classes) == 0 {
+		return nil, true, err
+	}
+	labs = map[string]bool{}
+	for _, c := range classes {
+		ids, err := db.ClassLabs(ctx, c)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(ids) == 0 {
+			return nil, true, nil
+		}
+		for _, id := range ids {
+			labs[id] = true
+		}
+	}
+	return labs, false, nil
+}
+
+func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

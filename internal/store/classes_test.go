@@ -77,3 +77,29 @@ func TestClasses(t *testing.T) {
 		t.Errorf("session survived a password reset: %v", err)
 	}
 }
+
+func TestClassLabs(t *testing.T) {
+	db := MustOpen(t)
+	ctx := context.Background()
+	teacher, alice, loner := MustUser(t, db, "teacher"), MustUser(t, db, "alice"), MustUser(t, db, "loner")
+	a, _ := db.CreateClass(ctx, "A", teacher.ID)
+	b, _ := db.CreateClass(ctx, "B", teacher.ID)
+	db.Join(ctx, a.ID, alice.ID, "student")
+	if _, all, _ := db.StudentLabs(ctx, alice.ID); !all {
+		t.Error("a class that chose no labs should open every lab")
+	}
+	db.SetClassLabs(ctx, a.ID, []string{"one", "two"})
+	db.SetClassLabs(ctx, b.ID, []string{"three"})
+	db.Join(ctx, b.ID, alice.ID, "student")
+	labs, all, err := db.StudentLabs(ctx, alice.ID)
+	if err != nil || all || len(labs) != 3 {
+		t.Errorf("StudentLabs = %v %v %v, want the three labs of her classes", labs, all, err)
+	}
+	if _, all, _ := db.StudentLabs(ctx, loner.ID); !all {
+		t.Error("a user in no class should see every lab")
+	}
+	db.SetClassLabs(ctx, a.ID, nil)
+	if got, _ := db.ClassLabs(ctx, a.ID); len(got) != 0 {
+		t.Errorf("ClassLabs after clearing = %v", got)
+	}
+}
