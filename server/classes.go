@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/auth"
 	"handson/internal/sandbox"
@@ -113,6 +114,30 @@ func (s *Server) class(r *http.Request) (*store.Class, error) {
 		return nil, apperr.Errorf(apperr.Forbidden, "You do not teach this class.")
 	}
 	return c, nil
+}
+
+// classStudent loads the class (which the user must teach) and the student
+// in the path.
+func (s *Server) classStudent(r *http.Request) (*store.Class, *store.Member, error) {
+	c, err := s.class(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := s.student(r, c)
+	return c, m, err
+}
+
+// studentLab is classStudent and the lab in the path.
+func (s *Server) studentLab(r *http.Request) (*store.Class, *store.Member, *content.Entry, error) {
+	c, m, err := s.classStudent(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
+	if lab == nil {
+		return nil, nil, nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
+	}
+	return c, m, lab, nil
 }
 
 // student loads the member in the path: a student of class c.
@@ -362,11 +387,7 @@ func parseRoster(src string) ([]rosterRow, error) {
 // resetPassword gives a student of the class a new password, shown once;
 // their sessions end.
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
-	if err != nil {
-		return err
-	}
-	m, err := s.student(r, c)
+	c, m, err := s.classStudent(r)
 	if err != nil {
 		return err
 	}
@@ -389,17 +410,9 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 
 // resetStudentSandbox removes a student's sandbox for a lab.
 func (s *Server) resetStudentSandbox(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
+	c, m, lab, err := s.studentLab(r)
 	if err != nil {
 		return err
-	}
-	m, err := s.student(r, c)
-	if err != nil {
-		return err
-	}
-	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
-	if lab == nil {
-		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
 	}
 	if err := s.Sandboxes.Reset(r.Context(), sandbox.Key{UserID: m.ID, Lab: lab.ID}); err != nil {
 		return err
@@ -587,11 +600,7 @@ type studentData struct {
 }
 
 func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
-	if err != nil {
-		return err
-	}
-	m, err := s.student(r, c)
+	c, m, err := s.classStudent(r)
 	if err != nil {
 		return err
 	}
@@ -607,17 +616,9 @@ func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
 
 // watchPage shows a student's terminal, read-only, to their instructor.
 func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
+	c, m, lab, err := s.studentLab(r)
 	if err != nil {
 		return err
-	}
-	m, err := s.student(r, c)
-	if err != nil {
-		return err
-	}
-	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
-	if lab == nil {
-		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
 	}
 	return s.render(w, r, "watch", &view{Page: "watch", Data: struct {
 		Class   *store.Class
