@@ -341,7 +341,7 @@ func (s *Server) importRoster(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.Notice = fmt.Sprintf("%d students in the roster: %d new accounts, %d existing ones added.", joined, len(created), joined-len(created))
+	d.Notice = tr(s.uiLang(r), "class.imported", joined, len(created), joined-len(created))
 	d.Accounts = created
 	return s.render(w, r, "class", &view{Page: "class", Data: d})
 }
@@ -403,7 +403,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d.Notice = "New password for " + m.Username + ". Their open sessions have ended."
+	d.Notice = tr(s.uiLang(r), "class.newpw.done", m.Username)
 	d.Accounts = []newAccount{{m.Username, m.Name(), pw}}
 	return s.render(w, r, "class", &view{Page: "class", Data: d})
 }

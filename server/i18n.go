@@ -54,6 +54,8 @@ var messages = map[string]map[string]string{
 	"class.roster.help": {"en": "One student per line: id,name,email. The id becomes the username; new accounts get a password shown once.", "ja": "1 行に 1 人: 学籍番号,氏名,メール。学籍番号がユーザー名になり、新しいアカウントのパスワードは一度だけ表示されます。"},
 	"class.roster.file": {"en": "or a CSV file", "ja": "または CSV ファイル"},
 	"class.import":      {"en": "Import", "ja": "取り込む"},
+	"class.imported":    {"en": "%d students in the roster: %d new accounts, %d existing ones added.", "ja": "名簿の学生 %d 人: 新しいアカウント %d 件、既存のアカウント %d 件を追加しました。"},
+	"class.newpw.done":  {"en": "New password for %s. Their open sessions have ended.", "ja": "%s の新しいパスワードです。開いていたセッションは終了しました。"},
 	"class.labs":        {"en": "Labs of this class", "ja": "このクラスの演習"},
 	"class.labs.help":   {"en": "Students see the ticked labs; none ticked: every lab.", "ja": "チェックした演習が学生に表示されます。何もチェックしなければすべての演習です。"},
 	"class.labs.save":   {"en": "Save", "ja": "保存"},
