@@ -254,7 +254,7 @@ func matchTranslation(primary, t *Lab, lang string) Errors {
 	}
 	t.Lang, t.Setup = lang, primary.Setup
 	t.Duration, t.Image, t.Resources = primary.Duration, primary.Image, primary.Resources
-	t.Ports, t.Tags, t.Level = primary.Ports, primary.Tags, primary.Level
+	t.Ports, t.Tags, t.Level, t.Record = primary.Ports, primary.Tags, primary.Level, primary.Record
 	return errs
 }
 

@@ -17,6 +17,7 @@ type Lab struct {
 	Ports     []int    // ports in the sandbox the page may offer to preview
 	Tags      []string // free words for the lab list
 	Level     string   // "", "beginner", "intermediate" or "advanced"
+	Record    bool     // record students' terminals (when the server keeps recordings)
 	Lang      string   // "ja", "en", …; the primary file's language comes from front matter
 	File      string   // where it was read from, for error messages
 

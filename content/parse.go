@@ -53,13 +53,14 @@ type frontMatter struct {
 		CPUs   float64 `yaml:"cpus"`
 		Pids   int64   `yaml:"pids"`
 	} `yaml:"resources"`
-	Ports []int    `yaml:"ports"`
-	Tags  []string `yaml:"tags"`
-	Level string   `yaml:"level"`
+	Ports  []int    `yaml:"ports"`
+	Tags   []string `yaml:"tags"`
+	Level  string   `yaml:"level"`
+	Record bool     `yaml:"record"`
 }
 
 // frontMatterFields lists the keys frontMatter knows, for messages.
-const frontMatterFields = "id, title, duration, lang, image, resources, ports, tags, level"
+const frontMatterFields = "id, title, duration, lang, image, resources, ports, tags, level, record"
 
 // Roles a fenced block can have: its info string is a language, then one
 // role ("```bash exec"), or the role alone ("```check").
@@ -212,7 +213,7 @@ func (p *parser) frontMatter(lines []string, lab *Lab) int {
 		p.yamlErrors(err, lab)
 	}
 	lab.ID, lab.Title, lab.Duration, lab.Image, lab.Lang = fm.ID, fm.Title, fm.Duration, fm.Image, fm.Lang
-	lab.Ports, lab.Tags, lab.Level = fm.Ports, fm.Tags, fm.Level
+	lab.Ports, lab.Tags, lab.Level, lab.Record = fm.Ports, fm.Tags, fm.Level, fm.Record
 	at := func(key string, format string, args ...any) {
 		line, col := lab.at(key)
 		p.errorf(line, col, format, args...)

@@ -34,6 +34,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		UserID: u.ID, LabID: lab.ID, StepID: step.ID,
 		Passed: res.Passed, ExitCode: res.ExitCode, Message: res.Message, Output: res.Output, Duration: res.Duration,
 	}
+	// The terminal recordings running now show how the student got here.
+	for _, info := range s.Terminals.Sessions(terminalOwner(u.ID, lab.ID)) {
+		if info.Recording != "" {
+			a.Recordings = append(a.Recordings, info.Recording)
+		}
+	}
 	// Committed before it is shown: an attempt the student saw is never lost.
 	if err := s.Store.AddAttempt(r.Context(), a); err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -648,4 +650,40 @@ func (s *Server) chooseLabs(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
 	return nil
+}
+
+// setRecord turns terminal recording on or off for the class's students.
+func (s *Server) setRecord(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.class(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.SetRecord(r.Context(), c.ID, r.PostFormValue("record") == "on"); err != nil {
+		return err
+	}
+	http.Redirect(w, r, fmt.Sprintf("/classes/%d", c.ID), http.StatusSeeOther)
+	return nil
+}
+
+// recording sends one of a student's terminal recordings (asciicast v2) to
+// their instructor: only files under that student's own folder.
+func (s *Server) recording(w http.ResponseWriter, r *http.Request) error {
+	_, m, err := s.classStudent(r)
+	if err != nil {
+		return err
+	}
+	dir := s.Terminals.Config().RecordDir
+	rel := filepath.Clean(r.PathValue("file"))
+	if dir == "" || !strings.HasPrefix(rel, fmt.Sprintf("u%d_", m.ID)) || strings.Contains(rel, "..") || filepath.IsAbs(rel) {
+		return apperr.Errorf(apperr.NotFound, "No such recording.")
+	}
+	f, err := os.Open(filepath.Join(dir, rel))
+	if err != nil {
+		return apperr.Errorf(apperr.NotFound, "No such recording.")
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/x-asciicast")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filepath.Base(rel)+`"`)
+	_, err = io.Copy(w, f)
+	return err
 }

@@ -17,6 +17,7 @@ import (
 	"handson/internal/auth"
 	"handson/internal/sandbox"
 	"handson/internal/store"
+	"handson/internal/terminal"
 )
 
 // classEnv adds a teacher with a class of alice, and an outsider teacher.
@@ -321,5 +322,53 @@ func TestClassLabCatalog(t *testing.T) {
 	}
 	if res, _ := postForm(t, e.login(t, "alice"), base+"/labs", url.Values{"lab": {"demo"}}); res.StatusCode != 403 {
 		t.Errorf("a student choosing labs: %d, want 403", res.StatusCode)
+	}
+}
+
+// A class that asks for recordings gets its students' terminals recorded;
+// each check names the recordings running, and only the student's
+// instructors can fetch them.
+func TestRecordingsPerClassAndAttempt(t *testing.T) {
+	e, class := classEnv(t)
+	e.srv.Terminals = terminal.NewRegistry(terminal.Config{RecordDir: t.TempDir(), Log: e.srv.Log})
+	teacher := e.login(t, "teacher")
+	base := e.url + "/classes/" + itoa(class.ID)
+	if res, _ := postForm(t, teacher, base+"/record", url.Values{"record": {"on"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("turn recording on: %d", res.StatusCode)
+	}
+	for _, who := range []string{"alice", "bob"} { // bob is in no class
+		c := e.login(t, who)
+		tc := openTerminal(t, e, c, "", terminal.HelloRequest{})
+		tc.Send("echo rec$((40+2))\n")
+		if _, err := tc.ReadUntil("rec42", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
+	}
+	alice, _ := e.db.UserByUsername(context.Background(), "alice")
+	bob, _ := e.db.UserByUsername(context.Background(), "bob")
+	as, _ := e.db.UserAttempts(context.Background(), alice.ID, 10)
+	bs, _ := e.db.UserAttempts(context.Background(), bob.ID, 10)
+	if len(as) != 1 || len(as[0].Recordings) != 1 || len(bs) != 1 || len(bs[0].Recordings) != 0 {
+		t.Fatalf("recordings: alice %+v, bob %+v; want alice's only", as, bs)
+	}
+	_, page := get(t, teacher, base+"/members/"+itoa(alice.ID))
+	link := base + "/members/" + itoa(alice.ID) + "/recordings/" + as[0].Recordings[0]
+	if !strings.Contains(page, strings.TrimPrefix(link, e.url)) {
+		t.Fatalf("the student page does not link %s", link)
+	}
+	e.srv.Terminals.Close() // flushes the recording
+	res, body := get(t, teacher, link)
+	if res.StatusCode != 200 || !strings.Contains(body, `"version":2`) || !strings.Contains(body, "rec42") {
+		t.Fatalf("recording: %d\n%.300s", res.StatusCode, body)
+	}
+	if res, _ := get(t, e.login(t, "outsider"), link); res.StatusCode != 403 {
+		t.Errorf("an outsider fetching a recording: %d, want 403", res.StatusCode)
+	}
+	for _, bad := range []string{"../x.cast", "u999_demo/x.cast", "u" + itoa(alice.ID) + "_demo/../../etc/passwd"} {
+		// 404, or the mux's redirect to the cleaned path: never the file.
+		if res, _ := get(t, teacher, base+"/members/"+itoa(alice.ID)+"/recordings/"+bad); res.StatusCode != 404 && res.StatusCode != http.StatusTemporaryRedirect {
+			t.Errorf("recording %q: %d, want 404 or a redirect", bad, res.StatusCode)
+		}
 	}
 }

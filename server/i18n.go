@@ -56,6 +56,8 @@ var messages = map[string]map[string]string{
 	"class.import":      {"en": "Import", "ja": "取り込む"},
 	"class.imported":    {"en": "%d students in the roster: %d new accounts, %d existing ones added.", "ja": "名簿の学生 %d 人: 新しいアカウント %d 件、既存のアカウント %d 件を追加しました。"},
 	"class.newpw.done":  {"en": "New password for %s. Their open sessions have ended.", "ja": "%s の新しいパスワードです。開いていたセッションは終了しました。"},
+	"class.record":      {"en": "Record the students' terminals (they see a REC badge)", "ja": "学生のターミナルを記録する (学生には REC と表示されます)"},
+	"student.recording": {"en": "recording", "ja": "記録"},
 	"class.labs":        {"en": "Labs of this class", "ja": "このクラスの演習"},
 	"class.labs.help":   {"en": "Students see the ticked labs; none ticked: every lab.", "ja": "チェックした演習が学生に表示されます。何もチェックしなければすべての演習です。"},
 	"class.labs.save":   {"en": "Save", "ja": "保存"},

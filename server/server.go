@@ -159,6 +159,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes/{class}/events", s.api(s.authed(s.teacher(s.classEvents))))
 	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
 	mux.Handle("POST /classes/{class}/labs", s.page(s.authed(s.teacher(s.chooseLabs))))
+	mux.Handle("POST /classes/{class}/record", s.page(s.authed(s.teacher(s.setRecord))))
+	mux.Handle("GET /classes/{class}/members/{user}/recordings/{file...}", s.page(s.authed(s.teacher(s.recording))))
 	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
 	mux.Handle("GET /classes/{class}/members/{user}", s.page(s.authed(s.teacher(s.studentPage))))
 	mux.Handle("GET /classes/{class}/members/{user}/labs/{lab}/terminal", s.page(s.authed(s.teacher(s.watchPage))))

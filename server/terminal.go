@@ -48,6 +48,16 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
 	spec := s.Spec(lab)
+	// Recorded when the server keeps recordings and the lab or one of the
+	// student's classes asks for it; the page shows a REC badge then.
+	record := false
+	if s.Terminals.Config().RecordDir != "" {
+		classRecords, err := s.Store.Recorded(r.Context(), key.UserID)
+		if err != nil {
+			return err
+		}
+		record = lab.Record || classRecords
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return nil // the upgrader has answered the client
@@ -110,7 +120,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 			return ""
 		},
 		OnSession: func(sess *terminal.Session) { s.endWithSandbox(key, sess) },
-		Record:    reg.Config().RecordDir != "",
+		Record:    record,
 	})
 	if err != nil {
 		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "tab", tab, "err", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,9 @@ type Attempt struct {
 	Output   string
 	Duration time.Duration
 	At       time.Time
+	// Recordings are the terminal recordings running when the check ran,
+	// relative to the recording directory.
+	Recordings []string
 }
 
 // StepProgress is where a user stands on one step.
@@ -31,9 +35,9 @@ type StepProgress struct {
 func (db *DB) AddAttempt(ctx context.Context, a *Attempt) error {
 	a.At = db.now()
 	res, err := db.write.ExecContext(ctx,
-		`INSERT INTO attempts (user_id, lab_id, step_id, passed, exit_code, message, output, duration_ms, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.UserID, a.LabID, a.StepID, a.Passed, a.ExitCode, a.Message, a.Output, a.Duration.Milliseconds(), a.At)
+		`INSERT INTO attempts (user_id, lab_id, step_id, passed, exit_code, message, output, duration_ms, created_at, recordings)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.UserID, a.LabID, a.StepID, a.Passed, a.ExitCode, a.Message, a.Output, a.Duration.Milliseconds(), a.At, strings.Join(a.Recordings, "\n"))
 	if err != nil {
 		return err
 	}
@@ -92,7 +96,7 @@ func (db *DB) Attempts(ctx context.Context, userID int64, labID, stepID string) 
 // UserAttempts lists a user's attempts, newest first, at most limit.
 func (db *DB) UserAttempts(ctx context.Context, userID int64, limit int) ([]Attempt, error) {
 	rows, err := db.read.QueryContext(ctx,
-		`SELECT id, lab_id, step_id, passed, exit_code, message, output, duration_ms, created_at FROM attempts
+		`SELECT id, lab_id, step_id, passed, exit_code, message, output, duration_ms, created_at, recordings FROM attempts
 		 WHERE user_id = ? ORDER BY id DESC LIMIT ?`, userID, limit)
 	if err != nil {
 		return nil, err
@@ -102,10 +106,14 @@ func (db *DB) UserAttempts(ctx context.Context, userID int64, limit int) ([]Atte
 	for rows.Next() {
 		a := Attempt{UserID: userID}
 		var ms int64
-		if err := rows.Scan(&a.ID, &a.LabID, &a.StepID, &a.Passed, &a.ExitCode, &a.Message, &a.Output, &ms, &a.At); err != nil {
+		var recs string
+		if err := rows.Scan(&a.ID, &a.LabID, &a.StepID, &a.Passed, &a.ExitCode, &a.Message, &a.Output, &ms, &a.At, &recs); err != nil {
 			return nil, err
 		}
 		a.Duration = time.Duration(ms) * time.Millisecond
+		if recs != "" {
+			a.Recordings = strings.Split(recs, "\n")
+		}
 		out = append(out, a)
 	}
 	return out, rows.Err()

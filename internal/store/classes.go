@@ -16,6 +16,7 @@ type Class struct {
 	ID        int64
 	Name      string
 	JoinCode  string
+	Record    bool // its students' terminals are recorded
 	CreatedAt time.Time
 }
 
@@ -76,11 +77,11 @@ func (db *DB) ClassByID(ctx context.Context, id int64) (*Class, error) {
 	return db.scanClass(db.read.QueryRowContext(ctx, classSelect+` WHERE id = ?`, id))
 }
 
-const classSelect = `SELECT id, name, join_code, created_at FROM classes`
+const classSelect = `SELECT id, name, join_code, record, created_at FROM classes`
 
 func (db *DB) scanClass(row *sql.Row) (*Class, error) {
 	var c Class
-	err := row.Scan(&c.ID, &c.Name, &c.JoinCode, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.Name, &c.JoinCode, &c.Record, &c.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.Errorf(apperr.NotFound, "No such class.")
 	}
@@ -106,7 +107,7 @@ func (db *DB) Classes(ctx context.Context, u *User) ([]Class, error) {
 	var out []Class
 	for rows.Next() {
 		var c Class
-		if err := rows.Scan(&c.ID, &c.Name, &c.JoinCode, &c.CreatedAt); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.JoinCode, &c.Record, &c.CreatedAt); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -340,4 +341,19 @@ func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string,
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// SetRecord turns terminal recording on or off for a class's students.
+func (db *DB) SetRecord(ctx context.Context, classID int64, on bool) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE classes SET record = ? WHERE id = ?`, on, classID)
+	return err
+}
+
+// Recorded reports whether any class a user studies in records terminals.
+func (db *DB) Recorded(ctx context.Context, userID int64) (bool, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM class_members m JOIN classes c ON c.id = m.class_id
+		 WHERE m.user_id = ? AND m.role = 'student' AND c.record`, userID).Scan(&n)
+	return n > 0, err
 }

@@ -15,6 +15,7 @@ import (
 // [seconds, "r", "COLSxROWS"] for resizes. Methods on a nil recorder do
 // nothing.
 type recorder struct {
+	path  string
 	mu    sync.Mutex
 	f     *os.File
 	w     *bufio.Writer
@@ -28,7 +29,7 @@ func newRecorder(path string, cols, rows uint, title string) (*recorder, error) 
 	if err != nil {
 		return nil, err
 	}
-	r := &recorder{f: f, w: bufio.NewWriterSize(f, 64<<10), start: time.Now()}
+	r := &recorder{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), start: time.Now()}
 	hdr, _ := json.Marshal(map[string]any{
 		"version": 2, "width": cols, "height": rows, "timestamp": r.start.Unix(),
 		"title": title, "env": map[string]string{"TERM": "xterm-256color", "SHELL": "/bin/bash"},

@@ -114,6 +114,7 @@ func (r *Registry) Close() {
 // Info describes a session, for listings.
 type Info struct {
 	ID, Owner, Tab   string
+	Recording        string // the recording's file, relative to Config.RecordDir; empty if none
 	Students, Viewer int // attached clients
 	Offset           uint64
 	Ephemeral        bool

@@ -3,6 +3,7 @@ package terminal
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -94,7 +95,11 @@ func (s *Session) End(msg string) { s.end("closed", msg, websocket.CloseNormalCl
 func (s *Session) info() Info {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Info{ID: s.id, Owner: s.owner, Tab: s.tab, Students: s.students, Viewer: len(s.clients) - s.students, Offset: s.ring.end, Ephemeral: s.ephemeral}
+	info := Info{ID: s.id, Owner: s.owner, Tab: s.tab, Students: s.students, Viewer: len(s.clients) - s.students, Offset: s.ring.end, Ephemeral: s.ephemeral}
+	if s.rec != nil {
+		info.Recording, _ = filepath.Rel(s.reg.cfg.RecordDir, s.rec.path)
+	}
+	return info
 }
 
 // open runs the Opener, then reads the TTY until it ends.
