@@ -115,7 +115,7 @@ func (r *Registry) Close() {
 type Info struct {
 	ID, Owner, Tab   string
 	Recording        string // the recording's file, relative to Config.RecordDir; empty if none
-	Students, Viewer int // attached clients
+	Students, Viewer int    // attached clients
 	Offset           uint64
 	Ephemeral        bool
 }
