@@ -284,12 +284,19 @@ func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) 
 	return d, nil
 }
 
-func (s *Server) classPage(w http.ResponseWriter, r *http.Request) error {
+// classWithData loads the class in the path (which the user must teach)
+// and where its students stand.
+func (s *Server) classWithData(r *http.Request) (*store.Class, *classData, error) {
 	c, err := s.class(r)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	d, err := s.classData(r, c)
+	return c, d, err
+}
+
+func (s *Server) classPage(w http.ResponseWriter, r *http.Request) error {
+	_, d, err := s.classWithData(r)
 	if err != nil {
 		return err
 	}
@@ -427,11 +434,7 @@ func (s *Server) resetStudentSandbox(w http.ResponseWriter, r *http.Request) err
 // when the last step was passed; the score is a fraction too, ready to be
 // sent as partial credit.
 func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
-	if err != nil {
-		return err
-	}
-	d, err := s.classData(r, c)
+	c, d, err := s.classWithData(r)
 	if err != nil {
 		return err
 	}
@@ -498,11 +501,7 @@ type labStats struct {
 }
 
 func (s *Server) labStatsPage(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.class(r)
-	if err != nil {
-		return err
-	}
-	d, err := s.classData(r, c)
+	c, d, err := s.classWithData(r)
 	if err != nil {
 		return err
 	}

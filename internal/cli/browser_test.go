@@ -210,20 +210,7 @@ func (b *e2eBrowser) typeIntoTerminal(line string) {
 		if _, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: line}); err != nil {
 			return err
 		}
-		down := input.DispatchKeyEventParams{
-			Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter",
-			WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: "\r", UnmodifiedText: "\r",
-		}
-		up := input.DispatchKeyEventParams{
-			Type: input.DispatchKeyEventTypeKeyUp, Key: "Enter", Code: "Enter",
-			WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
-		}
-		for _, ev := range []input.DispatchKeyEventParams{down, up} {
-			if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return termEnter(ctx, tg)
 	}))
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"handson/internal/auth"
-	"handson/internal/config"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/testenv"
@@ -27,19 +25,7 @@ func TestClassroomEndToEnd(t *testing.T) {
 	testenv.RequireDocker(t)
 	chromium := testenv.Chromium(t)
 	logs := &e2eBuffer{}
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	t.Setenv("HANDSON_ADMIN_PASSWORD", "e2e-admin-password")
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
-	if err != nil {
-		t.Fatalf("start the platform: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		a.Close(ctx)
-	})
+	a := startPlatform(t, t.TempDir(), logs)
 	ctx := context.Background()
 	url := a.Server.URL()
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the store's driver, for one UPDATE below
 
 	"handson/internal/auth"
-	"handson/internal/config"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/testenv"
@@ -36,21 +34,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The platform, on a free port with a fresh database.
 	logs := &e2eBuffer{} // server log and stdout; printed only on failure
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	t.Setenv("HANDSON_ADMIN_PASSWORD", "e2e-admin-password")
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
-	if err != nil {
-		t.Fatalf("start the platform: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := a.Close(ctx); err != nil {
-			t.Errorf("close the platform: %v", err)
-		}
-	})
+	a := startPlatform(t, t.TempDir(), logs)
 	labURL := a.Server.URL() + "/labs/" + e2eLab
 
 	// A fresh data dir is a new installation (its own instance id), so this

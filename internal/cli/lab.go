@@ -108,16 +108,9 @@ func lint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: handson lab lint [-image NAME]... DIR...")
 		fl.PrintDefaults()
 	}
-	dirs, err := parseInterspersed(fl, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(dirs) == 0 {
-		fl.Usage()
-		return 2
+	dirs, code := parseDirs(fl, args)
+	if code >= 0 {
+		return code
 	}
 	if _, ok := loadDirs(dirs, append(known, content.DefaultImage), stdout); !ok {
 		return 1
@@ -148,23 +141,17 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 			"the check (must fail), the solve (must succeed) and the check again (must pass).\n\nFlags:")
 		fl.PrintDefaults()
 	}
-	dirs, err := parseInterspersed(fl, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(dirs) == 0 {
-		fl.Usage()
-		return 2
+	dirs, code := parseDirs(fl, args)
+	if code >= 0 {
+		return code
 	}
 	entries, ok := loadDirs(dirs, nil, stdout)
 	if !ok {
 		fmt.Fprintln(stdout, "FAIL: the labs have problems (handson lab lint lists them); nothing was tested")
 		return 1
 	}
-	if entries, err = labtest.Select(entries, opts.Step); err != nil {
+	entries, err := labtest.Select(entries, opts.Step)
+	if err != nil {
 		fmt.Fprintln(stderr, "handson lab test: -step:", err)
 		return 2
 	}
@@ -247,4 +234,20 @@ func watchLabs(ctx context.Context, dir string, srv *server.Server, log *slog.Lo
 			log.Info("labs reloaded", "labs", len(c.Labs()))
 		}
 	})
+}
+
+// parseDirs parses flags and the DIR arguments among them; code is the
+// exit code to return at once (help, bad flags, no DIR), or -1 to go on.
+func parseDirs(fl *flag.FlagSet, args []string) (dirs []string, code int) {
+	dirs, err := parseInterspersed(fl, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, 0
+	case err != nil:
+		return nil, 2
+	case len(dirs) == 0:
+		fl.Usage()
+		return nil, 2
+	}
+	return dirs, -1
 }

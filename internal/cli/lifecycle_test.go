@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,27 +13,12 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"handson/internal/config"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/testenv"
 )
 
 const crashLab = "crash-test"
-
-// startQuiet starts the platform on a free port with dataDir.
-func startQuiet(t *testing.T, dataDir string) *app {
-	t.Helper()
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = dataDir
-	t.Setenv("HANDSON_ADMIN_PASSWORD", "lifecycle-password")
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatalf("start the platform: %v", err)
-	}
-	return a
-}
 
 // owned lists the containers and networks of the installation a belongs to.
 func owned(t *testing.T, a *app) (containers, networks []string) {
@@ -73,7 +57,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process of TestCrashMidStartIsAdopted")
 	}
-	a := startQuiet(t, dir)
+	a := startPlatform(t, dir, io.Discard)
 	key := sandbox.Key{UserID: 1, Lab: crashLab} // the first admin
 	go a.Server.Sandboxes.Open(context.Background(), key, a.Server.Sandbox, nil)
 	time.Sleep(time.Minute) // the parent kills us long before
@@ -119,8 +103,7 @@ func TestCrashMidStartIsAdopted(t *testing.T) {
 	}
 	t.Logf("killed the server mid-start; its sandbox %s exists", name)
 
-	a := startQuiet(t, dir)
-	defer a.Close(context.Background())
+	a := startPlatform(t, dir, io.Discard)
 	t.Cleanup(func() { a.engine.Remove(context.Background(), sandbox.Key{UserID: 1, Lab: crashLab}) })
 	containers, networks := owned(t, a)
 	if len(containers) != 1 || len(networks) != 1 {
@@ -147,8 +130,7 @@ func TestCrashMidStartIsAdopted(t *testing.T) {
 // the sweep, restarted, and its student told.
 func TestRecoveryOnRealDaemon(t *testing.T) {
 	testenv.RequireDocker(t)
-	a := startQuiet(t, t.TempDir())
-	defer a.Close(context.Background())
+	a := startPlatform(t, t.TempDir(), io.Discard)
 	ctx := context.Background()
 	key := sandbox.Key{UserID: 1, Lab: "recovery-test"}
 	t.Cleanup(func() { a.engine.Remove(context.Background(), key) })

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -22,7 +21,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"handson/internal/auth"
-	"handson/internal/config"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/terminal"
@@ -41,21 +39,7 @@ type termPlatform struct {
 func newTermPlatform(t testing.TB) *termPlatform {
 	t.Helper()
 	logs := &e2eBuffer{}
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	t.Setenv("HANDSON_ADMIN_PASSWORD", "term-admin-password")
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
-	if err != nil {
-		t.Fatalf("start the platform: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := a.Close(ctx); err != nil {
-			t.Errorf("close the platform: %v", err)
-		}
-	})
+	a := startPlatform(t, t.TempDir(), logs)
 	return &termPlatform{t: t, a: a, logs: logs}
 }
 
@@ -263,7 +247,7 @@ func TestTerminalRealSandbox(t *testing.T) {
 	})
 
 	t.Run("read-only viewer", func(t *testing.T) {
-		admin := p.login("admin", "term-admin-password")
+		admin := p.login("admin", testAdminPassword)
 		v := p.dial(admin, "tab=1&view=1&user=1") // the admin (user 1) has no terminal
 		v.Hello(terminal.HelloRequest{Cols: 80, Rows: 24})
 		v.ReadUntil("never", 10*time.Second)
