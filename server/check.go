@@ -25,8 +25,9 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Checks are written once for all languages; HANDSON_LANG lets one
-	// answer in the student's.
-	res, err := s.Grader.Check(r.Context(), sb, step.Check, "HANDSON_LANG="+lab.Lang)
+	// answer in the student's. HANDSON_USER names the student's registry
+	// namespace ($REGISTRY/$HANDSON_USER/…).
+	res, err := s.Grader.Check(r.Context(), sb, step.Check, "HANDSON_LANG="+lab.Lang, handsonUser(u))
 	if err != nil {
 		return err
 	}

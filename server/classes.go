@@ -17,6 +17,7 @@ import (
 	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/auth"
+	"handson/internal/registry"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 )
@@ -598,6 +599,11 @@ type studentData struct {
 	Student  *store.Member
 	Labs     []classLab
 	Attempts []store.Attempt
+	// What the student pushed to the classroom registry (nil registry:
+	// none shown); PushedErr when it did not answer.
+	Registry  string
+	Pushed    []registry.Repository
+	PushedErr string
 }
 
 func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
@@ -611,6 +617,16 @@ func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Attempts, err = s.Store.UserAttempts(r.Context(), m.ID, 200); err != nil {
 		return err
+	}
+	if s.Registry != nil {
+		d.Registry = s.Registry.Address()
+		if ns, ok := registry.Namespace(m.Username); ok {
+			// The page must not fail with the registry: say it did not answer.
+			if d.Pushed, err = s.Registry.Pushed(r.Context(), ns); err != nil {
+				s.Log.Warn("listing a student's pushed images", "user", m.Username, "err", err)
+				d.PushedErr = err.Error()
+			}
+		}
 	}
 	return s.render(w, r, "student", &view{Page: "student", Data: d})
 }

@@ -79,7 +79,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		var tty sandbox.TTY
 		if err == nil {
 			ready = dockerReady
-			tty, err = s.Sandboxes.Engine().Shell(ctx, sb, cols, rows)
+			tty, err = s.Sandboxes.Engine().Shell(ctx, sb, cols, rows, handsonUser(userOf(r)))
 		}
 		if err != nil {
 			s.logError(r, err)

@@ -1,4 +1,4 @@
-// Package auth hashes passwords and makes session tokens.
+// Package auth hashes passwords and makes session and access tokens.
 package auth
 
 import (
@@ -41,6 +41,14 @@ func CheckNoUser(password string) {
 
 // NewToken returns a random session token (about 130 bits).
 func NewToken() string { return rand.Text() }
+
+// AccessTokenPrefix starts every registry access token, so that a leaked one
+// is recognisable (as Docker Hub's "dckr_pat_").
+const AccessTokenPrefix = "hst_"
+
+// NewAccessToken returns a random access token for `docker login` (about
+// 130 bits after the prefix).
+func NewAccessToken() string { return AccessTokenPrefix + rand.Text() }
 
 // NewPassword returns a random password for a new account.
 func NewPassword() string { return strings.ToLower(rand.Text()) }

@@ -162,12 +162,31 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	engine, err := labtest.NewDocker(ctx, log)
+	engine, err := labtest.NewDocker(ctx, log, cfg.RegistryPort())
 	if err != nil {
 		fmt.Fprintln(stderr, "handson lab test:", err)
 		return 1
 	}
 	defer engine.Close()
+	// The classroom registry, as a server runs it, with a test student:
+	// checks and solves get HANDSON_USER, solves (only) an access token to
+	// docker login with.
+	if cfg.RegistryAddr != "" {
+		reg, err := startTestRegistry(ctx, engine, cfg.RegistryPort(), cfg.RegistryUpstream, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "handson lab test: classroom registry:", err)
+			return 1
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := reg.Close(ctx); err != nil {
+				fmt.Fprintln(stderr, "handson lab test: cleaning up the registry:", err)
+			}
+		}()
+		opts.Env = []string{"HANDSON_USER=" + reg.User}
+		opts.SolveEnv = []string{"HANDSON_REGISTRY_TOKEN=" + reg.Token}
+	}
 	missing := false
 	for _, e := range entries {
 		img := labtest.Spec(opts.Spec, e.Primary).Image

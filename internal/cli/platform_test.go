@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
 	"handson/internal/config"
+	"handson/internal/registry"
+	"handson/internal/testenv"
 )
 
 // testAdminPassword is the first admin's password in tests.
@@ -21,6 +25,7 @@ func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dataDir
+	cfg.RegistryAddr = testRegistryAddr(t)
 	t.Setenv("HANDSON_ADMIN_PASSWORD", testAdminPassword)
 	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
 	if err != nil {
@@ -34,4 +39,26 @@ func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
 		}
 	})
 	return a
+}
+
+// testRegistryAddr is an address of this host of the test's own, with the
+// classroom registry's usual port (registry.PrivateAddr says why), for a
+// platform the test starts. It needs the registry image.
+func testRegistryAddr(tb testing.TB) string {
+	tb.Helper()
+	testenv.RequireImage(tb, testenv.RegistryImage)
+	var id [4]byte
+	rand.Read(id[:])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, remove, err := registry.PrivateAddr(ctx, "handson-test-"+hex.EncodeToString(id[:])+"-registry", config.Default().RegistryPort())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := remove(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
+	return addr
 }

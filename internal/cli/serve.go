@@ -20,6 +20,7 @@ import (
 	"handson/internal/firewall"
 	"handson/internal/grading"
 	"handson/internal/labtest"
+	"handson/internal/registry"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/store"
@@ -77,17 +78,24 @@ func runServer(ctx context.Context, cfg config.Config, log *slog.Logger, stdout 
 
 // app is a running platform.
 type app struct {
-	Server  *server.Server
-	db      *store.DB
-	engine  *docker.Engine
-	stopRun func() // ends the sandbox manager's loop
+	Server   *server.Server
+	db       *store.DB
+	engine   *docker.Engine
+	registry *registry.Registry // nil without one
+	stopRun  func()             // ends the sandbox manager's loop
 }
 
 // Close stops the server and the sandbox manager, then releases the
-// database and the engine. Sandboxes keep running: the next start adopts them.
+// database and the engine. Sandboxes keep running: the next start adopts
+// them. The registry container is removed; its images stay in its volume.
 func (a *app) Close(ctx context.Context) error {
 	err := a.Server.Close(ctx)
 	a.stopRun()
+	if a.registry != nil {
+		if rerr := a.registry.Close(ctx); err == nil {
+			err = rerr
+		}
+	}
 	a.engine.Close()
 	if cerr := a.db.Close(); err == nil {
 		err = cerr
@@ -130,10 +138,25 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return nil, err
 	}
 	// Sandboxes must not reach the host's services or cloud metadata: no
-	// firewall, no platform.
-	fw := firewall.Rules{BridgePrefix: docker.BridgePrefix}
+	// firewall, no platform. The classroom registry's port is the one
+	// exception.
+	fw := docker.Firewall(cfg.RegistryPort())
 	if err := firewall.Ensure(ctx, fw); err != nil {
 		return nil, fmt.Errorf("sandbox firewall: %w", err)
+	}
+	// Before any sandbox is made: each gets the registry's name and mirror.
+	var reg *registry.Registry
+	if cfg.RegistryAddr != "" {
+		if reg, err = startRegistry(ctx, db, engine, cfg.RegistryAddr, cfg.RegistryUpstream, filepath.Join(cfg.DataDir, "registry"), log); err != nil {
+			return nil, fmt.Errorf("classroom registry: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				reg.Close(context.WithoutCancel(ctx))
+			}
+		}()
+	} else {
+		log.Warn("no classroom registry (-registry-addr is empty): docker pull in sandboxes reaches only the internet")
 	}
 
 	sandboxes := sandbox.NewManager(engine, db, sandbox.Policy{
@@ -185,6 +208,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
 		}},
 	}
+	if reg != nil {
+		srv.Registry = reg
+	}
 	warm := map[string]sandbox.Spec{}
 	for _, e := range course.Labs() {
 		warm[e.ID] = srv.Spec(e.Primary)
@@ -195,12 +221,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "handson is serving %d labs at %s\n", len(course.Labs()), srv.URL())
+	if reg != nil {
+		st := reg.Status()
+		fmt.Fprintf(stdout, "classroom registry: sandboxes use %s (listening on %s), %d library images\n", reg.Address(), cfg.RegistryAddr, len(st.Library))
+	}
 	if err := firstAdmin(ctx, db, cfg.DataDir, stdout); err != nil {
 		srv.Close(ctx)
 		stopRun()
 		return nil, err
 	}
-	return &app{Server: srv, db: db, engine: engine, stopRun: stopRun}, nil
+	return &app{Server: srv, db: db, engine: engine, registry: reg, stopRun: stopRun}, nil
 }
 
 func loadCourse(dir string) (*content.Course, error) {

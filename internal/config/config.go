@@ -5,6 +5,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"time"
@@ -31,6 +32,11 @@ type Config struct {
 	SecureCookies bool
 	LogFormat     string
 	LogLevel      string
+	// RegistryAddr is where sandboxes reach the classroom registry (an
+	// address of this host); empty runs without one.
+	RegistryAddr string
+	// RegistryUpstream, when set, adds a pull-through cache of it.
+	RegistryUpstream string
 }
 
 // Default is the configuration `make run` uses.
@@ -51,6 +57,7 @@ func Default() Config {
 		TermGrace:    5 * time.Minute,
 		LogFormat:    "text",
 		LogLevel:     "info",
+		RegistryAddr: "172.17.0.1:5000", // the host's docker0 address
 	}
 }
 
@@ -74,6 +81,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")
 	fs.StringVar(&c.RecordDir, "record-terminals", env("HANDSON_RECORD_TERMINALS", c.RecordDir), "record every terminal session (asciicast v2) into this directory; students see that they are recorded (HANDSON_RECORD_TERMINALS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
+	fs.StringVar(&c.RegistryAddr, "registry-addr", env("HANDSON_REGISTRY_ADDR", c.RegistryAddr), "address of this host where sandboxes reach the classroom registry (the only host port the sandbox firewall opens); empty: no registry (HANDSON_REGISTRY_ADDR)")
+	fs.StringVar(&c.RegistryUpstream, "registry-upstream", env("HANDSON_REGISTRY_UPSTREAM", c.RegistryUpstream), "also serve a pull-through cache of this registry, e.g. https://registry-1.docker.io, for everything outside the students' namespaces (HANDSON_REGISTRY_UPSTREAM)")
 	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("HANDSON_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (HANDSON_LOG_LEVEL)")
 }
@@ -95,8 +104,26 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sandbox-disk, idle-stop, max-age and warm-pool cannot be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)
+	case c.RegistryAddr != "" && c.RegistryPort() == 0:
+		return fmt.Errorf("registry-addr %q: want IP:port, e.g. 172.17.0.1:5000, or empty for no registry", c.RegistryAddr)
+	case c.RegistryUpstream != "" && c.RegistryAddr == "":
+		return fmt.Errorf("registry-upstream needs a registry (registry-addr)")
 	}
 	return nil
+}
+
+// RegistryPort is the port of RegistryAddr, the one host port sandboxes
+// may reach; 0 without a registry.
+func (c Config) RegistryPort() int {
+	_, p, err := net.SplitHostPort(c.RegistryAddr)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n <= 0 || n > 65535 {
+		return 0
+	}
+	return n
 }
 
 func env(name, def string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"handson/content"
+	"handson/internal/config"
 	"handson/internal/grading"
 	"handson/internal/sandbox"
 	"handson/internal/testenv"
@@ -31,7 +32,7 @@ func TestRealSandbox(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestDocExamples(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type Options struct {
 	ScriptTimeout time.Duration
 	// Verbose prints every phase of every step with the scripts' output.
 	Verbose bool
+	// Env ("NAME=value") is given to checks and solves (HANDSON_USER);
+	// SolveEnv to solves only (HANDSON_REGISTRY_TOKEN: a check never gets
+	// the student's credentials, as on the server).
+	Env, SolveEnv []string
 }
 
 // Status is how a step went.
@@ -300,7 +305,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check, "HANDSON_LANG="+r.lang)
+		res, err := r.grader.Check(ctx, sb, st.Check, r.checkEnv()...)
 		if err != nil {
 			fail("the check before the solve could not run: "+cause(ctx, err), "")
 			return sr, true
@@ -317,7 +322,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		}
 	}
 	if st.Solve != "" {
-		res, p := r.script(ctx, sb, "", "solve", st.Solve)
+		res, p := r.script(ctx, sb, "", "solve", st.Solve, slices.Concat(r.opts.Env, r.opts.SolveEnv)...)
 		if p != nil {
 			sr.Problems = append(sr.Problems, *p)
 			return sr, true
@@ -326,7 +331,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check, "HANDSON_LANG="+r.lang)
+		res, err := r.grader.Check(ctx, sb, st.Check, r.checkEnv()...)
 		if err != nil {
 			fail("the check after the solve could not run: "+cause(ctx, err), "")
 			return sr, true
@@ -343,10 +348,15 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 	return sr, false
 }
 
-// script runs a setup (as root) or a solve (as the student); the problem
-// is set when it fails.
-func (r *runner) script(ctx context.Context, sb *sandbox.Sandbox, user, what, script string) (*sandbox.Result, *Problem) {
-	res, err := RunScript(ctx, r.engine, sb, user, script, r.opts.ScriptTimeout)
+// checkEnv is a check's environment, as the server gives it.
+func (r *runner) checkEnv() []string {
+	return append([]string{"HANDSON_LANG=" + r.lang}, r.opts.Env...)
+}
+
+// script runs a setup (as root) or a solve (as the student) with env; the
+// problem is set when it fails.
+func (r *runner) script(ctx context.Context, sb *sandbox.Sandbox, user, what, script string, env ...string) (*sandbox.Result, *Problem) {
+	res, err := RunScript(ctx, r.engine, sb, user, script, r.opts.ScriptTimeout, env...)
 	switch {
 	case err != nil:
 		return nil, &Problem{Message: what + " could not run: " + cause(ctx, err)}

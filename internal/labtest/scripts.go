@@ -21,8 +21,9 @@ import (
 // RunScript runs a lab's setup (user "root") or solve (user "": the
 // student, in a login shell like the terminal's) in sb, in the student's
 // home, with `set -e`: it stops at the first command that fails. timeout
-// inside the sandbox ends the script itself after limit.
-func RunScript(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, user, script string, limit time.Duration) (*sandbox.Result, error) {
+// inside the sandbox ends the script itself after limit. env
+// ("NAME=value") is added to its environment.
+func RunScript(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, user, script string, limit time.Duration, env ...string) (*sandbox.Result, error) {
 	shell := []string{"bash", "-c"}
 	if user == "" {
 		shell = []string{"bash", "-l", "-c"}
@@ -30,7 +31,7 @@ func RunScript(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, user,
 	cmd := []string{"timeout", "-k", "2", strconv.Itoa(max(1, int(limit.Seconds())))}
 	cmd = append(cmd, shell...)
 	cmd = append(cmd, "cd /home/student\nset -e\n"+script)
-	return e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Timeout: limit + 10*time.Second})
+	return e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Env: env, Timeout: limit + 10*time.Second})
 }
 
 // Prepare readies a new sandbox for lab: it copies the lab's assets into

@@ -123,8 +123,9 @@ type Engine interface {
 	WaitReady(ctx context.Context, sb *Sandbox) error
 	// Exec runs a command to completion.
 	Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error)
-	// Shell opens a login shell for the student on a TTY of the given size.
-	Shell(ctx context.Context, sb *Sandbox, cols, rows uint) (TTY, error)
+	// Shell opens a login shell for the student on a TTY of the given
+	// size; env ("NAME=value") is added to its environment.
+	Shell(ctx context.Context, sb *Sandbox, cols, rows uint, env ...string) (TTY, error)
 	// Probe reports whether a running sandbox answers (its own Docker
 	// included) within a short time.
 	Probe(ctx context.Context, key Key) error

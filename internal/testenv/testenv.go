@@ -49,6 +49,27 @@ func RequireDocker(tb testing.TB) {
 	}
 }
 
+// RegistryImage is the classroom registry's image (labs/images/registry).
+const RegistryImage = "handson/registry:latest"
+
+// RequireImage fails or skips tb unless a Docker daemon answers and has
+// image (RequireDocker's checks come first).
+func RequireImage(tb testing.TB, image string) {
+	tb.Helper()
+	RequireDocker(tb)
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		missing(tb, "no Docker client: %v", err)
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.ImageInspect(ctx, image); err != nil {
+		missing(tb, "image %s is not built: %v (run scripts/build-images.sh)", image, err)
+	}
+}
+
 // Chromium returns the path of a Chromium binary, or fails or skips tb.
 func Chromium(tb testing.TB) string {
 	tb.Helper()

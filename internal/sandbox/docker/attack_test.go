@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"handson/internal/config"
 	"handson/internal/firewall"
 	"handson/internal/sandbox"
 )
@@ -275,8 +276,12 @@ try su su -c id root </dev/null`, 30*time.Second)
 	})
 
 	t.Run("5c host services, the platform's port, cloud metadata", func(t *testing.T) {
-		// The platform's own rules, as handson serve installs them.
-		if err := firewall.Ensure(ctx, firewall.Rules{BridgePrefix: BridgePrefix}); err != nil {
+		// The platform's own rules, as handson serve installs them (with
+		// the classroom registry's default port open: every handson on the
+		// host must ask for the same rules). The registry's own attacks
+		// (other namespaces, library/, forged and expired tokens) are in
+		// internal/registry.
+		if err := firewall.Ensure(ctx, Firewall(config.Default().RegistryPort())); err != nil {
 			t.Fatal(err)
 		}
 		// A host service on every address: it stands for the platform's

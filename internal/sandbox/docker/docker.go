@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"handson/internal/apperr"
+	"handson/internal/firewall"
 	"handson/internal/sandbox"
 )
 
@@ -54,6 +55,13 @@ type Engine struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // one per sandbox name: no double creation
+
+	// SandboxHosts ("name:ip") and SandboxEnv ("NAME=value") are given to
+	// every sandbox made from now on: the classroom registry's name and
+	// address. Set them before the first sandbox is made. Nothing here may
+	// be per user: a warm sandbox is made before anyone owns it.
+	SandboxHosts []string
+	SandboxEnv   []string
 }
 
 // New connects to the Docker daemon named by the environment (DOCKER_HOST,
@@ -96,6 +104,9 @@ func checkRemapped(ctx context.Context, cli *client.Client) error {
 	return errors.New(`the Docker daemon runs without user-namespace remapping, so root in a sandbox would be root on the host; set "userns-remap" in /etc/docker/daemon.json (scripts/ensure-docker.sh does) and restart dockerd`)
 }
 
+// Instance is the installation id in every name and label.
+func (e *Engine) Instance() string { return e.instance }
+
 // Close releases the client.
 func (e *Engine) Close() error { return e.cli.Close() }
 
@@ -118,6 +129,18 @@ func (e *Engine) Name(k sandbox.Key) string {
 // BridgePrefix starts the Linux bridge name of every sandbox network; the
 // host firewall (internal/firewall) matches "-i hs-+".
 const BridgePrefix = "hs-"
+
+// Firewall is the host firewall for sandboxes: no host port reachable but
+// the classroom registry's (registryPort; 0: none). Every handson on a host
+// must ask for the same port: the rules are shared, and each would
+// reinstall its own.
+func Firewall(registryPort int) firewall.Rules {
+	r := firewall.Rules{BridgePrefix: BridgePrefix}
+	if registryPort > 0 {
+		r.AllowedPorts = []int{registryPort}
+	}
+	return r
+}
 
 // bridgeName fits Linux's 15-character interface names.
 func bridgeName(name string) string {
@@ -188,9 +211,11 @@ func (e *Engine) create(ctx context.Context, name, lab string, labels map[string
 			Image:    spec.Image,
 			Hostname: lab,
 			Labels:   labels,
+			Env:      e.SandboxEnv,
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: container.NetworkMode(name),
+			ExtraHosts:  e.SandboxHosts,
 			Init:        &init, // reaps zombies, so a fork bomb does not leave the pids limit full
 			// Rootless dockerd needs user namespaces, mounts and a fresh
 			// procfs (shared/notes/sandbox-isolation.md): Docker's default
@@ -344,7 +369,7 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 // Shell implements sandbox.Engine.
-func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint) (sandbox.TTY, error) {
+func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint, env ...string) (sandbox.TTY, error) {
 	size := client.ConsoleSize{Width: cols, Height: rows}
 	created, err := e.cli.ExecCreate(ctx, sb.ID, client.ExecCreateOptions{
 		User:         studentUser,
@@ -354,7 +379,7 @@ func (e *Engine) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint
 		AttachStdout: true,
 		AttachStderr: true,
 		WorkingDir:   studentHome,
-		Env:          []string{dockerHost, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + studentHome},
+		Env:          append([]string{dockerHost, "TERM=xterm-256color", "LANG=C.UTF-8", "HOME=" + studentHome}, env...),
 		Cmd:          []string{"/bin/bash", "-l"},
 	})
 	if err != nil {

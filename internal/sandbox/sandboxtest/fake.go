@@ -80,13 +80,13 @@ func (f *Fake) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Comman
 	return f.Answer(cmd)
 }
 
-func (f *Fake) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint) (sandbox.TTY, error) {
+func (f *Fake) Shell(ctx context.Context, sb *sandbox.Sandbox, cols, rows uint, env ...string) (sandbox.TTY, error) {
 	argv := f.ShellCmd
 	if len(argv) == 0 {
 		argv = []string{"/bin/sh"}
 	}
 	c := exec.Command(argv[0], argv[1:]...)
-	c.Env = append(os.Environ(), "PS1=$ ", "TERM=xterm")
+	c.Env = append(append(os.Environ(), "PS1=$ ", "TERM=xterm"), env...)
 	p, err := pty.StartWithSize(c, &pty.Winsize{Cols: uint16(cols), Rows: uint16(rows)})
 	if err != nil {
 		return nil, err
