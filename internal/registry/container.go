@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -222,20 +224,26 @@ func (c *supervised) remove(ctx context.Context) error {
 
 // logs returns the end of the container's log, to say why it failed.
 func (c *supervised) logs(ctx context.Context) string {
-	rc, err := c.cli.ContainerLogs(ctx, c.spec.Name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"})
+	rc, err := c.cli.ContainerLogs(ctx, c.spec.Name, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "3"})
 	if err != nil {
 		return ""
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
-	buf.ReadFrom(rc)
-	// The stream is multiplexed: keep the printable text.
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' {
-			return -1
+	stdcopy.StdCopy(&buf, &buf, io.LimitReader(rc, 64<<10))
+	return strings.TrimSpace(buf.String())
+}
+
+// waitAnswer waits until a just started registry answers at addr.
+func waitAnswer(ctx context.Context, addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := ping(ctx, addr)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
 		}
-		return r
-	}, buf.String())
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func sortedKeys(m map[string][]byte) []string {

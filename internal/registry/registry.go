@@ -147,13 +147,9 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 		if err != nil {
 			return nil, err
 		}
-		// A fresh container listens a moment after it starts.
-		deadline := time.Now().Add(15 * time.Second)
-		for ping(ctx, addr) != nil && time.Now().Before(deadline) && ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitAnswer(ctx, addr, 15*time.Second) // a fresh container listens a moment after it starts
 	}
-	if err := r.check(ctx); err != nil {
+	if err := r.check(ctx, true); err != nil {
 		return nil, fmt.Errorf("the registry container does not answer: %w", err)
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
@@ -176,7 +172,9 @@ func configYAML(realm, secret, upstream string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, `version: 0.1
 log:
-  level: info
+  # warn would log every request without a token (each pull starts so);
+  # the access log still has one line per request.
+  level: error
   formatter: text
 storage:
   filesystem:
@@ -260,28 +258,40 @@ func (r *Registry) Close(ctx context.Context) error {
 }
 
 // watch checks the containers every few seconds: it starts a stopped one
-// again, makes a missing one, and logs each change of health.
+// again, makes a missing one, and logs each change of health. It lists
+// the library/ images once a minute.
 func (r *Registry) watch(ctx context.Context) {
 	defer close(r.done)
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
+	lastList := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		restarted := false
 		for _, c := range r.containers() {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if addr := c.current(); addr == "" || ping(cctx, addr) != nil {
-				if _, err := c.ensure(cctx); err != nil && ctx.Err() == nil {
+			if addr := c.current(); addr != "" && ping(cctx, addr) == nil {
+				continue
+			}
+			addr, err := c.ensure(cctx)
+			if err != nil {
+				if ctx.Err() == nil {
 					r.setProblem(err.Error())
 				}
+				continue
 			}
-			cancel()
+			waitAnswer(cctx, addr, 15*time.Second)
+			restarted = true
 		}
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		r.check(cctx)
+		list := restarted || !r.Status().Ready || time.Since(lastList) > time.Minute
+		if list {
+			lastList = time.Now()
+		}
+		r.check(cctx, list)
 		cancel()
 	}
 }
@@ -295,9 +305,9 @@ func (r *Registry) setProblem(p string) {
 	r.status.Ready, r.status.Problem, r.status.Checked = false, p, time.Now()
 }
 
-// check asks each container whether it answers as a token-auth registry,
-// and lists the seeded library/ images; it logs what changed.
-func (r *Registry) check(ctx context.Context) error {
+// check asks each container whether it answers as a token-auth registry
+// and, with list, lists the seeded library/ images; it logs what changed.
+func (r *Registry) check(ctx context.Context, list bool) error {
 	for _, c := range r.containers() {
 		addr := c.current()
 		if addr == "" {
@@ -306,10 +316,16 @@ func (r *Registry) check(ctx context.Context) error {
 			return err
 		}
 		if err := ping(ctx, addr); err != nil {
-			err = fmt.Errorf("%s: %w; its last log lines: %s", c.spec.Name, err, strings.TrimSpace(c.logs(ctx)))
+			err = fmt.Errorf("%s: %w; its last log lines: %s", c.spec.Name, err, c.logs(ctx))
 			r.setProblem(err.Error())
 			return err
 		}
+	}
+	if !list {
+		r.mu.Lock()
+		r.status.Checked = time.Now()
+		r.mu.Unlock()
+		return nil
 	}
 	lib, err := r.repositories(ctx, Library+"/")
 	if err != nil {
@@ -499,9 +515,16 @@ func PortOf(addr string) int {
 // it. The layers stay until a garbage collection
 // (docker-registry garbage-collect).
 func (r *Registry) Forget(ctx context.Context, namespace string) error {
-	ns, ok := Namespace(namespace)
-	if !ok || ns != namespace {
+	if ns, ok := Namespace(namespace); !ok || ns != namespace {
 		return fmt.Errorf("forget %q: not a namespace", namespace)
+	}
+	return r.forget(ctx, namespace)
+}
+
+// forget deletes a repository, or all under a namespace, from storage.
+func (r *Registry) forget(ctx context.Context, ns string) error {
+	if !validRepository(ns) {
+		return fmt.Errorf("forget %q: not a repository name", ns)
 	}
 	created, err := r.cli.ExecCreate(ctx, r.main.spec.Name, client.ExecCreateOptions{
 		AttachStdout: true, AttachStderr: true,
