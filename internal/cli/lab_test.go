@@ -170,3 +170,30 @@ func (l *labLog) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// registryLab pushes to the classroom registry as lab test's student: the
+// solve logs in with HANDSON_REGISTRY_TOKEN, which the check never gets.
+const registryLab = "---\nid: push\ntitle: Push\n---\n## Push {#push}\n" +
+	"```check\n" +
+	"[ -n \"$HANDSON_USER\" ] || fail \"no HANDSON_USER\"\n" +
+	"[ -z \"${HANDSON_REGISTRY_TOKEN:-}\" ] || fail \"a check got the registry token\"\n" +
+	"docker --config /home/student/.docker pull \"$REGISTRY/$HANDSON_USER/hello:1\" || fail \"not pushed\"\n" +
+	"```\n" +
+	"```solve\n" +
+	"[ -n \"$HANDSON_REGISTRY_TOKEN\" ]\n" +
+	"echo \"$HANDSON_REGISTRY_TOKEN\" | docker login -u \"$HANDSON_USER\" --password-stdin \"$REGISTRY\"\n" +
+	"docker tag busybox \"$REGISTRY/$HANDSON_USER/hello:1\"\n" +
+	"docker push \"$REGISTRY/$HANDSON_USER/hello:1\"\n" +
+	"docker rmi \"$REGISTRY/$HANDSON_USER/hello:1\"\n" +
+	"```\n"
+
+// TestLabTestRegistry: handson lab test runs the classroom registry with a
+// test student, as the course's registry labs need.
+func TestLabTestRegistry(t *testing.T) {
+	testenv.RequireImage(t, testenv.RegistryImage)
+	dir := writeLab(t, map[string]string{"push/lab.md": registryLab})
+	code, out, errOut := runCLI("lab", "test", "-v", dir)
+	if code != 0 || !strings.Contains(out, "ok   push") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
