@@ -114,13 +114,9 @@ func (c *supervised) ensure(ctx context.Context) (string, error) {
 
 func (c *supervised) create(ctx context.Context, hash string) error {
 	port := network.MustParsePort(innerPort)
-	labels := map[string]string{
-		labelOwner:  c.spec.Instance,
-		labelConfig: hash,
-		// The image says handson.managed=true; this container is not a
-		// sandbox, and the sandbox engine skips names it does not know.
-		"handson.instance": c.spec.Instance,
-	}
+	// No handson.instance label: that marks sandboxes (the image's
+	// handson.managed=true alone does not).
+	labels := map[string]string{labelOwner: c.spec.Instance, labelConfig: hash}
 	pids := int64(200)
 	_, err := c.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: c.spec.Name,

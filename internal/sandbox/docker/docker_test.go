@@ -227,3 +227,25 @@ func TestWarmClaim(t *testing.T) {
 		t.Errorf("network %s left behind", w)
 	}
 }
+
+// TestPruneKeepsStoppedSandboxes: a stopped sandbox has no endpoint on its
+// network, yet Prune (at every server start) must leave the network, or
+// the sandbox can never start again.
+func TestPruneKeepsStoppedSandboxes(t *testing.T) {
+	key := sandbox.Key{UserID: 999003, Lab: "prune-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := e.Ensure(ctx, key, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stop(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ensure(ctx, key, spec, nil); err != nil {
+		t.Fatalf("the stopped sandbox does not start after Prune: %v", err)
+	}
+}

@@ -136,13 +136,26 @@ func (e *Engine) List(ctx context.Context) ([]sandbox.Status, error) {
 
 // Prune implements sandbox.Engine: it removes this installation's networks
 // that no container uses any more (a crash between the two removals). Run
-// it when no sandbox is being created.
+// it when no sandbox is being created. A stopped or only created container
+// has no endpoint on its network, yet Docker lets the network go and the
+// container can never start again: such networks are kept.
 func (e *Engine) Prune(ctx context.Context) error {
 	nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: e.owned()})
 	if err != nil {
 		return fmt.Errorf("list networks: %w", err)
 	}
+	cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: e.owned()})
+	if err != nil {
+		return fmt.Errorf("list sandboxes: %w", err)
+	}
+	used := map[string]bool{}
+	for _, c := range cs.Items {
+		used[c.HostConfig.NetworkMode] = true
+	}
 	for _, n := range nets.Items {
+		if used[n.Name] || used[n.ID] {
+			continue
+		}
 		info, err := e.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
 		if err != nil || len(info.Network.Containers) > 0 {
 			continue
