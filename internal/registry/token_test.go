@@ -305,3 +305,23 @@ func TestConfigYAML(t *testing.T) {
 		t.Errorf("proxy config:\n%s", c)
 	}
 }
+
+// TestPullThroughRouting: with an upstream, the students' namespaces stay
+// in the class registry and everything else goes to the cache.
+func TestPullThroughRouting(t *testing.T) {
+	r := &Registry{opts: Options{IsNamespace: func(ns string) bool { return ns == "alice" }}}
+	for path, cache := range map[string]bool{
+		"/v2/":                                false,
+		"/v2/_catalog":                        false,
+		"/v2/alice/app/manifests/1":           false,
+		"/v2/alice/app/blobs/uploads/":        false,
+		"/v2/library/nginx/manifests/latest":  true,
+		"/v2/library/nginx/blobs/sha256:abcd": true,
+		"/v2/bitnami/redis/tags/list":         true,
+		"/token":                              false,
+	} {
+		if got := r.toCache(path); got != cache {
+			t.Errorf("toCache(%s) = %v, want %v", path, got, cache)
+		}
+	}
+}
