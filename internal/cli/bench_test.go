@@ -233,7 +233,7 @@ func newBenchPlatform(b *testing.B, maxStarts int, options ...func(*config.Confi
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = b.TempDir()
 	cfg.MaxStarts = maxStarts
-	cfg.RegistryAddr = testRegistryAddr(b)
+	cfg.RegistryAddr = testRegistryAddr(b, cfg.DataDir)
 	for _, o := range options {
 		o(&cfg)
 	}

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -25,7 +25,7 @@ func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dataDir
-	cfg.RegistryAddr = testRegistryAddr(t)
+	cfg.RegistryAddr = testRegistryAddr(t, dataDir)
 	t.Setenv("HANDSON_ADMIN_PASSWORD", testAdminPassword)
 	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
 	if err != nil {
@@ -43,15 +43,15 @@ func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
 
 // testRegistryAddr is an address of this host of the test's own, with the
 // classroom registry's usual port (registry.PrivateAddr says why), for a
-// platform the test starts. It needs the registry image.
-func testRegistryAddr(tb testing.TB) string {
+// platform the test starts with dataDir (a restart with the same dataDir
+// gets the same address). It needs the registry image.
+func testRegistryAddr(tb testing.TB, dataDir string) string {
 	tb.Helper()
 	testenv.RequireImage(tb, testenv.RegistryImage)
-	var id [4]byte
-	rand.Read(id[:])
+	h := sha256.Sum256([]byte(dataDir))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr, remove, err := registry.PrivateAddr(ctx, "handson-test-"+hex.EncodeToString(id[:])+"-registry", config.Default().RegistryPort())
+	addr, remove, err := registry.PrivateAddr(ctx, "handson-test-"+hex.EncodeToString(h[:4])+"-registry", config.Default().RegistryPort())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -28,13 +28,19 @@ func PrivateAddr(ctx context.Context, name string, port int) (addr string, remov
 		return "", nil, fmt.Errorf("docker client: %w", err)
 	}
 	h := sha256.Sum256([]byte(name))
-	_, err = cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-		Driver: "bridge",
-		Labels: map[string]string{LabelAddress: "true"},
-		// Not "hs-": this is no sandbox network. Sandboxes reach its
-		// gateway through the host's INPUT chain like 172.17.0.1.
-		Options: map[string]string{"com.docker.network.bridge.name": "hr-" + hex.EncodeToString(h[:6])},
-	})
+	// One left by a killed run of the same name is used again (old
+	// daemons make a second network of the same name rather than refuse).
+	if _, ierr := cli.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); ierr == nil {
+		err = nil
+	} else {
+		_, err = cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: map[string]string{LabelAddress: "true"},
+			// Not "hs-": this is no sandbox network. Sandboxes reach its
+			// gateway through the host's INPUT chain like 172.17.0.1.
+			Options: map[string]string{"com.docker.network.bridge.name": "hr-" + hex.EncodeToString(h[:6])},
+		})
+	}
 	if err != nil && !cerrdefs.IsConflict(err) {
 		cli.Close()
 		return "", nil, fmt.Errorf("network %s: %w", name, err)
