@@ -235,6 +235,13 @@ func TestTerminalRealSandbox(t *testing.T) {
 		p.sync(t, c)
 	})
 
+	t.Run("registry environment", func(t *testing.T) {
+		// HANDSON_USER per shell (lower case: the registry namespace),
+		// REGISTRY and the /etc/hosts entry from the sandbox's creation.
+		c.Send("echo \"env:$HANDSON_USER:$REGISTRY:$(getent hosts registry.handson | wc -l)\"\n")
+		p.read(t, c, "env:term-student:registry.handson:5000:1", 30*time.Second)
+	})
+
 	t.Run("yes then Ctrl-C", func(t *testing.T) {
 		c.Send("yes\n")
 		p.read(t, c, "y\r\ny\r\ny\r\n", 10*time.Second)
