@@ -12,9 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 
 	"github.com/gorilla/websocket"
 
+	"handson/content"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 )
@@ -199,6 +201,18 @@ func TestPreviewOwner(t *testing.T) {
 	}
 	if strings.Join(set, " ") != "wide||/ wp_session||/wp-admin" {
 		t.Errorf("cookies through the preview: %v, want wide (no Domain) and wp_session only", set)
+	}
+
+	// A cookie of the preview's name planted for the parent domain (by
+	// another preview's page) does not shadow this host's.
+	req, _ = http.NewRequest("GET", origin+"/", nil)
+	for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: host}) {
+		if ck.Name == "handson-preview" {
+			req.Header.Set("Cookie", "handson-preview=planted; handson-preview="+ck.Value)
+		}
+	}
+	if res, err := reachAll(client(), e.srv.ln.Addr().String()).Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("with a planted preview cookie first: %v %v", err, res)
 	}
 
 	// Websockets pass.
@@ -422,6 +436,55 @@ func TestSessionFromForeignPagesAndPlantedCookies(t *testing.T) {
 	} {
 		if got := do(tc.h); got != tc.want {
 			t.Errorf("GET /labs/demo with %v: %d, want %d", tc.h, got, tc.want)
+		}
+	}
+}
+
+func TestPreviewControls(t *testing.T) {
+	e, class := previewEnv(t)
+	course, err := content.Load(fstest.MapFS{"demo/lab.md": {Data: []byte(strings.Replace(testLab, "title: Demo\n", "title: Demo\nports: [8080, 3000]\n", 1))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetCourse(course)
+	_, body := get(t, e.login(t, "alice"), e.url+"/labs/demo")
+	for _, want := range []string{`<form class="preview" action="/preview/open" method="get" target="_blank"`, `href="/preview/open?lab=demo&amp;port=8080"`, `href="/preview/open?lab=demo&amp;port=3000"`, `name="port"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("lab page lacks %s", want)
+		}
+	}
+	alice := strconv.FormatInt(e.userID(t, "alice"), 10)
+	_, body = get(t, e.login(t, "teacher"), e.url+"/classes/"+strconv.FormatInt(class.ID, 10)+"/members/"+alice+"/labs/demo/terminal")
+	if !strings.Contains(body, `href="/preview/open?lab=demo&amp;port=8080&amp;user=`+alice+`"`) || !strings.Contains(body, `name="user" value="`+alice+`"`) {
+		t.Errorf("the instructor's watch page lacks the student's preview links")
+	}
+	// Off: no control, and /preview/open says so.
+	off := newEnv(t)
+	c := off.login(t, "alice")
+	if _, body := get(t, c, off.url+"/labs/demo"); strings.Contains(body, "/preview/open") {
+		t.Error("a preview control with the preview off")
+	}
+	if res, _ := get(t, c, off.url+"/preview/open?lab=demo&port=8080"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/preview/open with the preview off: %d, want 404", res.StatusCode)
+	}
+}
+
+func TestPersonActive(t *testing.T) {
+	for _, tc := range []struct {
+		h    http.Header
+		want bool
+	}{
+		{http.Header{"Sec-Fetch-Mode": {"navigate"}}, true},
+		{http.Header{"Sec-Fetch-Mode": {"websocket"}}, true},
+		{http.Header{"Sec-Fetch-Mode": {"cors"}}, false},    // a script's fetch: a poll, a heartbeat
+		{http.Header{"Sec-Fetch-Mode": {"no-cors"}}, false}, // an image, a script
+		{http.Header{"Accept": {"text/html,*/*"}}, true},    // a browser without Fetch Metadata
+		{http.Header{"Accept": {"application/json"}}, false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header = tc.h
+		if got := personActive(r); got != tc.want {
+			t.Errorf("personActive(%v) = %t, want %t", tc.h, got, tc.want)
 		}
 	}
 }
