@@ -191,10 +191,20 @@ build_sandbox() {
   step_done "handson/sandbox:latest" "built" "$(since "$t0")"
 }
 
+# Lab 1's sandbox: handson/sandbox without Docker installed (the student
+# installs it from archives in /opt/docker). Built FROM handson/sandbox.
+build_sandbox_bare() {
+  local t0; t0=$(now)
+  echo "==> handson/sandbox-bare:latest"
+  dbuild handson/sandbox-bare:latest "$IMAGES/sandbox-bare"
+  step_done "handson/sandbox-bare:latest" "built" "$(since "$t0")"
+}
+
 T0=$(now)
 build_base
 build_busybox
 build_sandbox
+build_sandbox_bare
 # No `docker image prune` here: the busybox build stage is an untagged image
 # (labelled via the base) and pruning it throws away its build cache.
 
