@@ -14,7 +14,7 @@ run: deps images build
 
 test: deps images browser build
 	$(GO) vet ./...
-	./$(BIN) lab lint labs
+	./$(BIN) lab lint -image handson/sandbox-bare labs
 	$(GO) test -count=1 -timeout 30m ./...
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
@@ -50,7 +50,7 @@ browser:
 
 lint:
 	$(GO) vet ./...
-	./$(BIN) lab lint labs
+	./$(BIN) lab lint -image handson/sandbox-bare labs
 
 clean:
 	rm -rf bin frontend/node_modules
