@@ -37,6 +37,11 @@ type Config struct {
 // Default is the configuration `make run` uses.
 func Default() Config {
 	return Config{
+		// Browsers resolve *.localhost to loopback: right for a platform
+		// opened at 127.0.0.1 or localhost; a server others reach needs a
+		// wildcard DNS name of its own (docs/deployment.md).
+		PreviewDomain: "preview.localhost",
+
 		Addr:         "127.0.0.1:8080",
 		DataDir:      "data",
 		Image:        "handson/sandbox:latest",
@@ -50,12 +55,8 @@ func Default() Config {
 		MaxStarts:    4,
 		CheckTimeout: 30 * time.Second,
 		TermGrace:    5 * time.Minute,
-		// Browsers resolve *.localhost to loopback: right for a platform
-		// opened at 127.0.0.1 or localhost; a server others reach needs a
-		// wildcard DNS name of its own (docs/deployment.md).
-		PreviewDomain: "preview.localhost",
-		LogFormat:     "text",
-		LogLevel:      "info",
+		LogFormat:    "text",
+		LogLevel:     "info",
 	}
 }
 
@@ -63,6 +64,7 @@ func Default() Config {
 // replaces the default shown in -help.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", env("HANDSON_ADDR", c.Addr), "listen address (HANDSON_ADDR)")
+	fs.StringVar(&c.PreviewDomain, "preview-domain", env("HANDSON_PREVIEW_DOMAIN", c.PreviewDomain), "web preview: a student's port P is served at <P>-<id>.DOMAIN[:port] (wildcard DNS to this server); empty turns the preview off (HANDSON_PREVIEW_DOMAIN)")
 	fs.StringVar(&c.DataDir, "data", env("HANDSON_DATA", c.DataDir), "data directory: SQLite file, first admin password (HANDSON_DATA)")
 	fs.StringVar(&c.LabsDir, "labs", env("HANDSON_LABS", c.LabsDir), "labs directory; empty serves the built-in course (HANDSON_LABS)")
 	fs.StringVar(&c.Image, "image", env("HANDSON_IMAGE", c.Image), "default sandbox image (HANDSON_IMAGE)")
@@ -79,7 +81,6 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")
 	fs.StringVar(&c.RecordDir, "record-terminals", env("HANDSON_RECORD_TERMINALS", c.RecordDir), "record every terminal session (asciicast v2) into this directory; students see that they are recorded (HANDSON_RECORD_TERMINALS)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", os.Getenv("HANDSON_SECURE_COOKIES") == "true", "Secure, __Host- cookies; set when served over TLS (HANDSON_SECURE_COOKIES)")
-	fs.StringVar(&c.PreviewDomain, "preview-domain", env("HANDSON_PREVIEW_DOMAIN", c.PreviewDomain), "web preview: a student's port P is served at <P>-<id>.DOMAIN[:port] (wildcard DNS to this server); empty turns the preview off (HANDSON_PREVIEW_DOMAIN)")
 	fs.StringVar(&c.LogFormat, "log-format", env("HANDSON_LOG_FORMAT", c.LogFormat), "text or json (HANDSON_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("HANDSON_LOG_LEVEL", c.LogLevel), "debug, info, warn or error (HANDSON_LOG_LEVEL)")
 }
