@@ -42,8 +42,11 @@ deps: docker frontend/node_modules/.package-lock.json
 docker:
 	scripts/ensure-docker.sh
 
+# The platform's images, then the classroom registry's volume seeded with the
+# course images (library/*; skipped in ~1 s when already seeded).
 images: docker
 	scripts/build-images.sh
+	scripts/seed-registry.sh
 
 browser:
 	scripts/ensure-browser.sh
