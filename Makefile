@@ -14,6 +14,7 @@ run: deps images build
 
 test: deps images browser build
 	$(GO) vet ./...
+	scripts/course-images-smoke.sh
 	./$(BIN) lab lint -image handson/sandbox-bare labs
 	$(GO) test -count=1 -timeout 30m ./...
 
