@@ -90,7 +90,7 @@ EOF
 }
 
 declare -A seeded
-disk=?
+disk='?'
 while read -r kind a b; do
   case $kind in
     stamp) seeded[$a]=$b ;;
