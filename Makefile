@@ -14,6 +14,7 @@ run: deps images build
 
 test: deps images browser build
 	$(GO) vet ./...
+	scripts/course-images-smoke.sh
 	./$(BIN) lab lint -image handson/sandbox-bare labs
 	$(GO) test -count=1 -timeout 30m ./...
 
@@ -42,8 +43,11 @@ deps: docker frontend/node_modules/.package-lock.json
 docker:
 	scripts/ensure-docker.sh
 
+# The platform's images, then the classroom registry's volume seeded with the
+# course images (library/*; skipped in ~1 s when already seeded).
 images: docker
 	scripts/build-images.sh
+	scripts/seed-registry.sh
 
 browser:
 	scripts/ensure-browser.sh

@@ -229,7 +229,10 @@ build_course() { # $1 = name, $2 = package for the version tag (or "")
   dbuild "$img:latest" "$IMAGES/$name"
   COURSE_TAGS+=("$img:latest")
   if [ -n "$pkg" ]; then
-    ver=$(pkg_minor_version "$img:latest" "$pkg")
+    # A version tag already on this very image saves starting a container.
+    ver=$(docker image ls "$img" --format '{{.Tag}} {{.ID}}' \
+      | awk -v id="$(docker image ls -q "$img:latest")" '$2 == id && $1 ~ /^[0-9]+\.[0-9]+$/ { print $1; exit }')
+    [ -n "$ver" ] || ver=$(pkg_minor_version "$img:latest" "$pkg")
     [ -n "$ver" ] || { echo "build-images.sh: no version of $pkg in $img" >&2; exit 1; }
     docker tag "$img:latest" "$img:$ver"
     COURSE_TAGS+=("$img:$ver")

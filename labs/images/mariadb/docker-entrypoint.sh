@@ -172,8 +172,7 @@ docker_temp_server_start() {
 		--loose-innodb_buffer_pool_load_at_startup=0 --loose-innodb_buffer_pool_dump_at_shutdown=0 &
 	MARIADB_PID=$!
 	mysql_note "Waiting for server startup"
-	local i
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		if docker_process_sql --dont-use-mysql-root-password --database=mysql <<<'SELECT 1' &>/dev/null; then
 			return 0
 		fi
@@ -214,7 +213,7 @@ docker_setup_db() {
 		mysql_note "GENERATED ROOT PASSWORD: $MARIADB_ROOT_PASSWORD"
 	fi
 
-	local rootPasswordEscaped rootCreate= createDatabase= createUser= userGrants=
+	local rootPasswordEscaped rootCreate='' createDatabase='' createUser='' userGrants=''
 	rootPasswordEscaped=$(docker_sql_escape_string_literal "$MARIADB_ROOT_PASSWORD")
 
 	# root from anywhere, unless MARIADB_ROOT_HOST says otherwise.

@@ -34,10 +34,12 @@ rm -rf "$stage"
 install -d -m 700 /usr/local/libexec/handson
 install -m 700 /usr/bin/docker /usr/local/libexec/handson/docker
 
-# Docker, containerd, runc and RootlessKit leave the system; tini, uidmap,
-# slirp4netns, fuse-overlayfs and iptables stay.
-dpkg --purge docker.io containerd runc rootlesskit
-for b in docker dockerd containerd runc rootlesskit dockerd-rootless.sh; do
+# Docker, containerd, runc and RootlessKit (and Compose, which needs them)
+# leave the system; tini, uidmap, slirp4netns, fuse-overlayfs and iptables stay.
+purge="docker.io containerd runc rootlesskit"
+if dpkg -s docker-compose >/dev/null 2>&1; then purge="docker-compose $purge"; fi
+dpkg --purge $purge
+for b in docker dockerd containerd runc rootlesskit dockerd-rootless.sh docker-compose; do
   if command -v "$b" >/dev/null 2>&1; then echo "still on PATH: $b" >&2; exit 1; fi
 done
 ls -l /opt/docker

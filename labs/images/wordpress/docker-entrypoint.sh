@@ -14,7 +14,7 @@ if [[ "$1" == apache2* ]]; then
 		echo >&2 "Complete! WordPress content has been copied to $html/wp-content"
 	fi
 	if [ "$(id -u)" = 0 ]; then
-		find "$html/wp-content" -maxdepth 1 \! -user www-data -exec chown www-data:www-data '{}' +
+		find "$html/wp-content" -maxdepth 1 \! -user www-data -exec chown -h www-data:www-data '{}' +
 	fi
 
 	if [ ! -s "$html/wp-salts.php" ]; then
@@ -33,8 +33,13 @@ if [[ "$1" == apache2* ]]; then
 		mv "$html/wp-salts.php.tmp" "$html/wp-salts.php"
 	fi
 
+	# In the background so that `docker stop` (SIGWINCH) works while waiting.
 	rc=0
-	wordpress-wait-for-db || rc=$?
+	wordpress-wait-for-db &
+	waiter=$!
+	trap 'kill "$waiter" 2>/dev/null; exit 143' TERM INT WINCH
+	wait "$waiter" || rc=$?
+	trap - TERM INT WINCH
 	case $rc in
 		0) ;;
 		2) echo >&2 "wordpress: starting Apache anyway; pages say \"Error establishing a database connection\" until the database answers" ;;
