@@ -14,7 +14,8 @@ run: deps images build
 
 test: deps images browser build
 	$(GO) vet ./...
-	./$(BIN) lab lint labs
+	scripts/course-images-smoke.sh
+	./$(BIN) lab lint -image handson/sandbox-bare labs
 	$(GO) test -count=1 -timeout 30m ./...
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
@@ -42,15 +43,18 @@ deps: docker frontend/node_modules/.package-lock.json
 docker:
 	scripts/ensure-docker.sh
 
+# The platform's images, then the classroom registry's volume seeded with the
+# course images (library/*; skipped in ~1 s when already seeded).
 images: docker
 	scripts/build-images.sh
+	scripts/seed-registry.sh
 
 browser:
 	scripts/ensure-browser.sh
 
 lint:
 	$(GO) vet ./...
-	./$(BIN) lab lint labs
+	./$(BIN) lab lint -image handson/sandbox-bare labs
 
 clean:
 	rm -rf bin frontend/node_modules

@@ -4,7 +4,8 @@ package labs
 
 import "embed"
 
-// Course holds every lab's Markdown.
+// Course holds every lab's Markdown and assets/ folder (all: keeps files
+// such as .dockerignore, as a lab folder on disk would).
 //
-//go:embed */lab*.md
+//go:embed */lab*.md all:*/assets
 var Course embed.FS

@@ -3,6 +3,11 @@
 #   handson/debian:bookworm  base (pulled if a registry answers, else debootstrap)
 #   handson/busybox:latest   tiny FROM-scratch busybox, preloaded into sandboxes
 #   handson/sandbox:latest   the student sandbox (rootless dockerd inside)
+#   handson/registry:latest  the classroom registry (Debian docker-registry)
+#   handson/library/*        the course images that scripts/seed-registry.sh
+#                            pushes into the classroom registry as library/*:
+#                            hello-world, debian, busybox, nginx, httpd,
+#                            mariadb, wordpress (from Debian packages)
 # Idempotent: the base is built once, the others use the Docker build cache.
 set -euo pipefail
 
@@ -20,7 +25,7 @@ export DOCKER_BUILDKIT=0
 summary=()
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
-step_done() { summary+=("$(printf '%-26s %-10s %6ss' "$1" "$2" "$3")"); }
+step_done() { summary+=("$(printf '%-32s %-10s %6ss' "$1" "$2" "$3")"); }
 
 docker info >/dev/null 2>&1 || { echo "build-images.sh: docker is not answering; run scripts/ensure-docker.sh first" >&2; exit 1; }
 
@@ -191,10 +196,73 @@ build_sandbox() {
   step_done "handson/sandbox:latest" "built" "$(since "$t0")"
 }
 
+# Lab 1's sandbox: handson/sandbox without Docker installed (the student
+# installs it from archives in /opt/docker). Built FROM handson/sandbox.
+build_sandbox_bare() {
+  local t0; t0=$(now)
+  echo "==> handson/sandbox-bare:latest"
+  dbuild handson/sandbox-bare:latest "$IMAGES/sandbox-bare"
+  step_done "handson/sandbox-bare:latest" "built" "$(since "$t0")"
+}
+
+build_registry() {
+  local t0; t0=$(now)
+  echo "==> handson/registry:latest"
+  dbuild handson/registry:latest "$IMAGES/registry"
+  step_done "handson/registry:latest" "built" "$(since "$t0")"
+}
+
+# major.minor of a Debian package's upstream version inside an image
+# (1:10.11.19-0+deb12u1 -> 10.11), for the version tags of course images.
+pkg_minor_version() { # $1 = image, $2 = package
+  docker run --rm --entrypoint dpkg-query "$1" -W -f '${Version}' "$2" \
+    | sed -E 's/^[0-9]+://; s/^([0-9]+\.[0-9]+).*/\1/'
+}
+
+# Course images: handson/library/<name>:latest, plus a version tag taken from
+# the Debian package the image is made of (nginx:1.22, httpd:2.4, ...).
+COURSE_TAGS=()
+build_course() { # $1 = name, $2 = package for the version tag (or "")
+  local name=$1 pkg=$2 img=handson/library/$1 t0 ver
+  t0=$(now)
+  echo "==> $img:latest"
+  dbuild "$img:latest" "$IMAGES/$name"
+  COURSE_TAGS+=("$img:latest")
+  if [ -n "$pkg" ]; then
+    # A version tag already on this very image saves starting a container.
+    ver=$(docker image ls "$img" --format '{{.Tag}} {{.ID}}' \
+      | awk -v id="$(docker image ls -q "$img:latest")" '$2 == id && $1 ~ /^[0-9]+\.[0-9]+$/ { print $1; exit }')
+    [ -n "$ver" ] || ver=$(pkg_minor_version "$img:latest" "$pkg")
+    [ -n "$ver" ] || { echo "build-images.sh: no version of $pkg in $img" >&2; exit 1; }
+    docker tag "$img:latest" "$img:$ver"
+    COURSE_TAGS+=("$img:$ver")
+  fi
+  step_done "$img" "built" "$(since "$t0")"
+}
+
+# debian and busybox are the platform's own images under their library names.
+retag_course() { # $1 = source image, $2 = name, $3... = tags
+  local src=$1 name=$2 tag; shift 2
+  for tag in "$@"; do
+    docker tag "$src" "handson/library/$name:$tag"
+    COURSE_TAGS+=("handson/library/$name:$tag")
+  done
+  step_done "handson/library/$name" "tagged" "0.0"
+}
+
 T0=$(now)
 build_base
 build_busybox
 build_sandbox
+build_registry
+retag_course "$BASE" debian bookworm 12 latest
+retag_course handson/busybox:latest busybox latest
+build_course hello-world ""
+build_course nginx nginx
+build_course httpd apache2-bin
+build_course mariadb mariadb-server-core
+build_course wordpress wordpress
+build_sandbox_bare
 # No `docker image prune` here: the busybox build stage is an untagged image
 # (labelled via the base) and pruning it throws away its build cache.
 
@@ -202,4 +270,5 @@ echo
 echo "Built (mirror $MIRROR):"
 for l in "${summary[@]}"; do echo "  $l"; done
 docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' --filter "label=$LABEL" | grep -v '<none>' | sed 's/^/  /' || true
+echo "  course images (seeded by scripts/seed-registry.sh): ${COURSE_TAGS[*]#handson/library/}"
 echo "  total $(since "$T0")s"

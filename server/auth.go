@@ -13,6 +13,12 @@ import (
 
 type ctxKey struct{}
 
+// authn is who made a request, in its context.
+type authn struct {
+	user    *store.User
+	session string // the session token
+}
+
 func (s *Server) cookieName() string {
 	if s.SecureCookies {
 		return "__Host-handson" // needs Secure, Path=/ and no Domain: no subdomain can plant it
@@ -23,19 +29,58 @@ func (s *Server) cookieName() string {
 // authed runs h only for a logged-in user, who is then in the context.
 func (s *Server) authed(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := r.Cookie(s.cookieName())
+		u, token, err := s.session(r)
 		if err != nil {
-			return apperr.Errorf(apperr.Unauthorized, "Please log in.")
-		}
-		u, err := s.Store.UserBySession(r.Context(), c.Value)
-		if err != nil {
-			if apperr.Code(err) == apperr.NotFound {
-				return apperr.Errorf(apperr.Unauthorized, "Please log in.")
-			}
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, u)))
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authn{u, token})))
 	}
+}
+
+// session finds the request's live session. Two things make a cookie not
+// enough:
+//   - a browser may send several cookies of the session's name, one of
+//     them planted for a parent domain by a page of another host (cookie
+//     tossing: a web preview on a subdomain of the platform's). Dead ones
+//     are skipped; live sessions of two users are refused, never guessed
+//     between (the __Host- name of -secure-cookies prevents it outright).
+//   - a page of another site, even a same-site one that the browser sends
+//     the cookie for (previews under the platform's own domain), has no
+//     session here, unless it is a person following a link.
+func (s *Server) session(r *http.Request) (*store.User, string, error) {
+	if foreignRequest(r) {
+		return nil, "", apperr.Errorf(apperr.Unauthorized, "Please log in.")
+	}
+	var found *store.User
+	var token string
+	for _, c := range r.CookiesNamed(s.cookieName()) {
+		u, err := s.Store.UserBySession(r.Context(), c.Value)
+		switch {
+		case apperr.Code(err) == apperr.NotFound || apperr.Code(err) == apperr.Unauthorized:
+			continue
+		case err != nil:
+			return nil, "", err
+		case found != nil && found.ID != u.ID:
+			s.Log.Warn("two sessions in one request: a cookie planted by another host?", "users", []int64{found.ID, u.ID}, "path", r.URL.Path)
+			return nil, "", apperr.Errorf(apperr.Forbidden, "Your browser sent the sessions of two accounts; a page of another site may have planted one. Delete this site's cookies, then log in again.")
+		}
+		found, token = u, c.Value
+	}
+	if found == nil {
+		return nil, "", apperr.Errorf(apperr.Unauthorized, "Please log in.")
+	}
+	return found, token, nil
+}
+
+// foreignRequest reports a request that a page of another site made
+// (fetch, image, script, form), as opposed to the platform's own pages or
+// a person following a link (a GET navigation).
+func foreignRequest(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return false
+	}
+	return !(r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead))
 }
 
 // optionalUser is the logged-in user of a page that anyone may see, or nil.
@@ -43,11 +88,7 @@ func (s *Server) optionalUser(r *http.Request) *store.User {
 	if u := userOf(r); u != nil {
 		return u
 	}
-	c, err := r.Cookie(s.cookieName())
-	if err != nil {
-		return nil
-	}
-	u, err := s.Store.UserBySession(r.Context(), c.Value)
+	u, _, err := s.session(r)
 	if err != nil {
 		return nil
 	}
@@ -55,8 +96,18 @@ func (s *Server) optionalUser(r *http.Request) *store.User {
 }
 
 func userOf(r *http.Request) *store.User {
-	u, _ := r.Context().Value(ctxKey{}).(*store.User)
-	return u
+	if a, _ := r.Context().Value(ctxKey{}).(*authn); a != nil {
+		return a.user
+	}
+	return nil
+}
+
+// sessionOf is the session token of an authed request.
+func sessionOf(r *http.Request) string {
+	if a, _ := r.Context().Value(ctxKey{}).(*authn); a != nil {
+		return a.session
+	}
+	return ""
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
@@ -110,9 +161,12 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *store.U
 
 // logout revokes the session on the server, not only in the browser.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	if c, err := r.Cookie(s.cookieName()); err == nil {
+	for _, c := range r.CookiesNamed(s.cookieName()) {
 		if err := s.Store.DeleteSession(r.Context(), c.Value); err != nil {
 			return err
+		}
+		if s.preview != nil {
+			s.preview.revokeSession(c.Value)
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})

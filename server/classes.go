@@ -641,7 +641,9 @@ func (s *Server) watchPage(w http.ResponseWriter, r *http.Request) error {
 		Class   *store.Class
 		Student *store.Member
 		Lab     string
-	}{c, m, lab.ID}})
+		Ports   []int // for the web preview; nil when it is off
+		Preview bool
+	}{c, m, lab.ID, lab.Primary.Ports, s.preview != nil}})
 }
 
 // chooseLabs sets the labs a class works on (none ticked: every lab).

@@ -36,7 +36,9 @@ type labItem struct {
 type labView struct {
 	ID, Title   string
 	IntroHTML   template.HTML
-	Done, Total int // steps with a check, passed and in all
+	Done, Total int   // steps with a check, passed and in all
+	Ports       []int // offered for the web preview
+	Preview     bool  // the web preview is on
 }
 
 type stepView struct {
@@ -133,7 +135,7 @@ func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := &view{Page: "lab", Lang: lab.Lang, Lab: &labView{ID: lab.ID, Title: lab.Title, IntroHTML: template.HTML(lab.IntroHTML)}}
+	v := &view{Page: "lab", Lang: lab.Lang, Lab: &labView{ID: lab.ID, Title: lab.Title, IntroHTML: template.HTML(lab.IntroHTML), Ports: lab.Ports, Preview: s.preview != nil}}
 	for _, st := range lab.Steps {
 		p := progress[st.ID]
 		sv := stepView{ID: st.ID, Title: st.Title, HTML: template.HTML(st.HTML), HasCheck: st.Check != "", Status: "none", Message: p.Last}

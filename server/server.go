@@ -44,6 +44,10 @@ type Server struct {
 	// __Host- prefix; on when the platform is served over TLS.
 	SecureCookies bool
 	SessionTTL    time.Duration
+	// PreviewDomain ("preview.localhost", or "preview.example.net[:port]"
+	// behind a wildcard DNS name) serves the web preview on <port>-<id>.
+	// PreviewDomain; empty turns the preview off (preview.go).
+	PreviewDomain string
 
 	live       atomic.Pointer[content.Course] // set by SetCourse
 	pages      map[string]*template.Template
@@ -52,6 +56,7 @@ type Server struct {
 	ln         net.Listener
 	stop       context.CancelFunc // ends every request, terminals included
 	dashboards hub                // attempts to class dashboards
+	preview    *previews          // nil: the web preview is off
 	// Failed logins: a class shares one address, an attacker may use many.
 	loginsByIP, loginsByUser *limiter
 	terminals                sync.WaitGroup
@@ -177,11 +182,33 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /api/labs/{lab}/terminal", s.api(s.authed(s.terminal)))
 	mux.Handle("GET /api/labs/{lab}/events", s.api(s.authed(s.events)))
 	mux.Handle("POST /api/labs/{lab}/reset", s.api(s.authed(s.reset)))
+	mux.Handle("GET /preview/open", s.page(s.authed(s.openPreview)))
 
 	// Browsers send Sec-Fetch-Site/Origin; a cross-site form or fetch that
 	// tries to change state is refused before any handler runs.
 	csrf := http.NewCrossOriginProtection()
-	return s.recoverPanics(securityHeaders(csrf.Handler(mux))), nil
+	platform := s.recoverPanics(securityHeaders(csrf.Handler(mux)))
+	if s.PreviewDomain == "" {
+		return platform, nil
+	}
+	secret, err := s.Store.Secret(context.Background(), "preview")
+	if err != nil {
+		return nil, err
+	}
+	if s.preview, err = s.newPreviews(secret); err != nil {
+		return nil, err
+	}
+	// By Host, before anything else: a preview host never reaches the
+	// platform's routes (nor its cookies' pages), the platform's host
+	// never reaches a sandbox.
+	preview := s.recoverPanics(http.HandlerFunc(s.servePreview))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.preview.isPreviewHost(r.Host) {
+			preview.ServeHTTP(w, r)
+			return
+		}
+		platform.ServeHTTP(w, r)
+	}), nil
 }
 
 func (s *Server) parseTemplates() error {

@@ -35,7 +35,10 @@ type env struct {
 	url  string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith lets setup change the server before it opens.
+func newEnvWith(t *testing.T, setup func(*Server)) *env {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
@@ -53,6 +56,9 @@ func newEnv(t *testing.T) *env {
 		Grader:  &grading.Grader{Engine: fake},
 		Log:     log,
 		Sandbox: sandbox.Spec{Image: "img"},
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	if err := srv.Open("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

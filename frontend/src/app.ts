@@ -19,7 +19,17 @@ declare global {
   }
 }
 
+// Preview links written in a guide open in a tab of their own, with no
+// handle back to this page (the preview is the student's code).
+function initPreviewLinks(): void {
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('.guide a[href^="/preview/open?"]')) {
+    a.target = '_blank';
+    a.rel = 'noopener';
+  }
+}
+
 function initLabPage(): void {
+  initPreviewLinks();
   initCheckButtons();
   initHints();
   initCopyBlocks();

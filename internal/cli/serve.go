@@ -204,6 +204,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Grader:        &grading.Grader{Engine: engine, Timeout: cfg.CheckTimeout},
 		Log:           log,
 		SecureCookies: cfg.SecureCookies,
+		PreviewDomain: cfg.PreviewDomain,
 		Sandbox: sandbox.Spec{Image: cfg.Image, Limits: sandbox.Limits{
 			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
 		}},

@@ -30,6 +30,7 @@ type Config struct {
 	TermGrace     time.Duration
 	RecordDir     string
 	SecureCookies bool
+	PreviewDomain string // web preview hosts are <port>-<id>.PreviewDomain; empty: off
 	LogFormat     string
 	LogLevel      string
 	// RegistryAddr is where sandboxes reach the classroom registry (an
@@ -42,6 +43,11 @@ type Config struct {
 // Default is the configuration `make run` uses.
 func Default() Config {
 	return Config{
+		// Browsers resolve *.localhost to loopback: right for a platform
+		// opened at 127.0.0.1 or localhost; a server others reach needs a
+		// wildcard DNS name of its own (docs/deployment.md).
+		PreviewDomain: "preview.localhost",
+
 		Addr:         "127.0.0.1:8080",
 		DataDir:      "data",
 		Image:        "handson/sandbox:latest",
@@ -65,6 +71,7 @@ func Default() Config {
 // replaces the default shown in -help.
 func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", env("HANDSON_ADDR", c.Addr), "listen address (HANDSON_ADDR)")
+	fs.StringVar(&c.PreviewDomain, "preview-domain", env("HANDSON_PREVIEW_DOMAIN", c.PreviewDomain), "web preview: a student's port P is served at <P>-<id>.DOMAIN[:port] (wildcard DNS to this server); empty turns the preview off (HANDSON_PREVIEW_DOMAIN)")
 	fs.StringVar(&c.DataDir, "data", env("HANDSON_DATA", c.DataDir), "data directory: SQLite file, first admin password (HANDSON_DATA)")
 	fs.StringVar(&c.LabsDir, "labs", env("HANDSON_LABS", c.LabsDir), "labs directory; empty serves the built-in course (HANDSON_LABS)")
 	fs.StringVar(&c.Image, "image", env("HANDSON_IMAGE", c.Image), "default sandbox image (HANDSON_IMAGE)")

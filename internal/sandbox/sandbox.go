@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -86,6 +87,9 @@ const (
 // busy for good.
 var ErrProcessesFull = errors.New("process table nearly full")
 
+// ErrNotRunning is what Addr answers for a sandbox that is stopped or missing.
+var ErrNotRunning = errors.New("sandbox is not running")
+
 // Status is what an engine knows of one sandbox.
 type Status struct {
 	Key       Key
@@ -138,6 +142,9 @@ type Engine interface {
 	Remove(ctx context.Context, key Key) error
 	// Status reports one sandbox; disk asks for its disk usage (costly).
 	Status(ctx context.Context, key Key, disk bool) (*Status, error)
+	// Addr is the address at which the platform reaches what listens in
+	// a running sandbox (the web preview), or ErrNotRunning.
+	Addr(ctx context.Context, key Key) (netip.Addr, error)
 	// List reports every sandbox this installation owns.
 	List(ctx context.Context) ([]Status, error)
 	// Prune removes what sandboxes left behind (networks of removed ones).

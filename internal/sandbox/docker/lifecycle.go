@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -108,6 +109,34 @@ func (e *Engine) Status(ctx context.Context, key sandbox.Key, disk bool) (*sandb
 		st.DiskBytes = *c.SizeRw
 	}
 	return st, nil
+}
+
+// Addr implements sandbox.Engine: the sandbox's address on its own bridge.
+// The host reaches it there (the firewall only filters what sandboxes
+// send), and so does what the student publishes with the inner docker run
+// -p: rootlesskit's port driver listens in the sandbox's network namespace.
+func (e *Engine) Addr(ctx context.Context, key sandbox.Key) (netip.Addr, error) {
+	name := e.Name(key)
+	info, err := e.cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return netip.Addr{}, sandbox.ErrNotRunning
+	}
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("inspect %s: %w", name, err)
+	}
+	c := info.Container
+	if c.State == nil || !c.State.Running {
+		return netip.Addr{}, sandbox.ErrNotRunning
+	}
+	// Its one network: named like it, or like the warm sandbox it was.
+	if c.NetworkSettings != nil {
+		for _, ep := range c.NetworkSettings.Networks {
+			if ep != nil && ep.IPAddress.IsValid() {
+				return ep.IPAddress, nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no address on its network", name)
 }
 
 // List implements sandbox.Engine.

@@ -6,6 +6,7 @@ package sandboxtest
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -161,6 +162,17 @@ func (f *Fake) List(ctx context.Context) ([]sandbox.Status, error) {
 }
 
 func (f *Fake) Prune(ctx context.Context) error { return nil }
+
+// Addr is the loopback address while the sandbox runs: tests serve
+// "sandbox" services on 127.0.0.1.
+func (f *Fake) Addr(ctx context.Context, key sandbox.Key) (netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state(key).State != sandbox.Running {
+		return netip.Addr{}, sandbox.ErrNotRunning
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+}
 
 // Probe fails while ProbeErr is set.
 func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
