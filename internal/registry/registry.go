@@ -47,8 +47,9 @@ type Options struct {
 	Addr string
 	// KeyDir keeps the token signing key and its certificate (made once).
 	KeyDir string
-	// Image and Volume of the registry container; defaults as above.
-	Image, Volume string
+	// Image and Volume of the registry container, CacheVolume of the
+	// pull-through cache; defaults as above.
+	Image, Volume, CacheVolume string
 	// Upstream, e.g. https://registry-1.docker.io, adds a pull-through
 	// cache of it (a second container: distribution refuses pushes in proxy
 	// mode) for every repository outside the students' namespaces.
@@ -99,6 +100,9 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 	if opts.Volume == "" {
 		opts.Volume = DefaultVolume
 	}
+	if opts.CacheVolume == "" {
+		opts.CacheVolume = CacheVolume
+	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -137,7 +141,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 			return nil, errors.New("registry upstream needs IsNamespace")
 		}
 		r.cache = &supervised{cli: cli, log: opts.Log, spec: containerSpec{
-			Name: name + "-cache", Image: opts.Image, Volume: CacheVolume, Instance: opts.Instance,
+			Name: name + "-cache", Image: opts.Image, Volume: opts.CacheVolume, Instance: opts.Instance,
 			Files: map[string][]byte{"config.yml": configYAML(realm, signer.Secret(), opts.Upstream), certFile: signer.CertPEM()},
 		}}
 	}

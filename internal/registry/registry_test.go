@@ -52,7 +52,7 @@ type classroom struct {
 	db  *store.DB
 }
 
-func startClassroom(t *testing.T, instance string) *classroom {
+func startClassroom(t *testing.T, instance string, options ...func(*Options)) *classroom {
 	t.Helper()
 	testenv.RequireImage(t, testenv.RegistryImage)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -67,8 +67,12 @@ func startClassroom(t *testing.T, instance string) *classroom {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { remove(context.Background()) })
-	reg, err := Start(ctx, Options{
+	opts := Options{
 		Instance: instance, Addr: addr, KeyDir: t.TempDir(), Log: testLog(t),
+		IsNamespace: func(ns string) bool {
+			_, err := db.UserByUsername(context.Background(), ns)
+			return apperr.Code(err) != apperr.NotFound
+		},
 		Auth: func(ctx context.Context, username, token string) (*User, error) {
 			u, err := db.UserByAccessToken(ctx, username, token)
 			if apperr.Code(err) == apperr.Unauthorized {
@@ -79,7 +83,11 @@ func startClassroom(t *testing.T, instance string) *classroom {
 			}
 			return &User{Name: u.Username, Teacher: u.Role != store.RoleStudent}, nil
 		},
-	})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	reg, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +130,18 @@ func (c *classroom) user(t *testing.T, name, role string) (password, token strin
 // registry has it; the test removes the repository afterwards.
 func (c *classroom) seed(t *testing.T, image, repo string) {
 	t.Helper()
+	seedAt(t, c.reg.main.current(), c.reg.signer, image, repo)
+	t.Cleanup(func() {
+		if err := c.reg.forget(context.Background(), repo); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// seedAt pushes the host's image to the registry at addr (host:port) as
+// repo:latest, with a token of signer.
+func seedAt(t *testing.T, addr string, signer *Signer, image, repo string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cli, err := client.New(client.FromEnv)
@@ -155,11 +175,11 @@ func (c *classroom) seed(t *testing.T, image, repo string) {
 	if err := json.Unmarshal(files["manifest.json"], &saved); err != nil || len(saved) != 1 {
 		t.Fatalf("docker save manifest: %v", err)
 	}
-	tok, err := c.reg.signer.Sign("handson-test", []Access{{Type: "repository", Name: repo, Actions: []string{"pull", "push"}}}, 5*time.Minute)
+	tok, err := signer.Sign("handson-test", []Access{{Type: "repository", Name: repo, Actions: []string{"pull", "push"}}}, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + c.reg.main.current() + "/v2/" + repo
+	base := "http://" + addr + "/v2/" + repo
 	do := func(method, url, ctype string, body []byte, want int) *http.Response {
 		req, _ := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -187,7 +207,7 @@ func (c *classroom) seed(t *testing.T, image, repo string) {
 		d := descriptor{MediaType: mediaType, Size: len(blob), Digest: "sha256:" + hex.EncodeToString(sum[:])}
 		loc := do("POST", base+"/blobs/uploads/", "", nil, http.StatusAccepted).Header.Get("Location")
 		if !strings.HasPrefix(loc, "http") {
-			loc = "http://" + c.reg.main.current() + loc
+			loc = "http://" + addr + loc
 		}
 		sep := "?"
 		if strings.Contains(loc, "?") {
@@ -212,11 +232,6 @@ func (c *classroom) seed(t *testing.T, image, repo string) {
 	}
 	body, _ := json.Marshal(m)
 	do("PUT", base+"/manifests/latest", m.MediaType, body, http.StatusCreated)
-	t.Cleanup(func() {
-		if err := c.reg.forget(context.Background(), repo); err != nil {
-			t.Error(err)
-		}
-	})
 }
 
 // sandboxFor starts a real sandbox whose engine gives it the registry.
@@ -526,4 +541,95 @@ func TestRegistrySurvives(t *testing.T) {
 		t.Errorf("with the registry unknown: %d %s", rec.StatusCode, body)
 	}
 	wait("forgetting its address")
+}
+
+// TestPullThrough runs the registry with an upstream (a plain registry
+// container standing in for Docker Hub, which these machines cannot
+// reach): a sandbox pulls an image only the upstream has, through the
+// cache, while a student still pushes to the class registry.
+func TestPullThrough(t *testing.T) {
+	testenv.RequireImage(t, testenv.RegistryImage)
+	id := randomID()
+	ctx := context.Background()
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	upVolume, cacheVolume := "handson-regtest-"+id+"-upstream", "handson-regtest-"+id+"-cache"
+	t.Cleanup(func() {
+		for _, v := range []string{upVolume, cacheVolume} {
+			cli.VolumeRemove(context.Background(), v, client.VolumeRemoveOptions{Force: true})
+		}
+	})
+	up := &supervised{cli: cli, log: testLog(t), spec: containerSpec{
+		Name: "handson-regtest-" + id + "-upstream", Image: DefaultImage, Volume: upVolume, Instance: "regtest-" + id,
+		Files: map[string][]byte{"config.yml": []byte("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\nhttp:\n  addr: :5000\n")},
+	}}
+	upAddr, err := up.ensure(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.remove(context.Background()) })
+	if err := waitAnswerPlain(upAddr); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := NewSigner(Issuer, Service) // the upstream checks no token
+	seedAt(t, upAddr, signer, "handson/busybox:latest", "library/upstream-only-"+id)
+	// The cache reaches the upstream on Docker's bridge.
+	info, err := cli.ContainerInspect(ctx, up.spec.Name, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upIP := info.Container.NetworkSettings.Networks["bridge"].IPAddress.String()
+
+	instance := "regtest-" + id
+	c := startClassroom(t, instance, func(o *Options) {
+		o.Upstream = "http://" + upIP + ":5000"
+		o.CacheVolume = cacheVolume
+	})
+	alice := "alice-" + id
+	_, token := c.user(t, alice, store.RoleStudent)
+	e, sb := sandboxFor(t, c, instance)
+	res := run(t, e, sb, `try() { local n=$1; shift; "$@" 2>&1 | tail -n 2 | sed 's/^/    /'; echo "RESULT $n ${PIPESTATUS[0]}"; }
+try pull-upstream docker pull "upstream-only-$ID"
+try pull-upstream-again sh -c 'docker rmi "upstream-only-$ID" >/dev/null && docker pull "upstream-only-$ID"'
+try login sh -c 'echo "$TOKEN" | docker login -u "$ALICE" --password-stdin "$REGISTRY"'
+docker tag busybox "$REGISTRY/$ALICE/app:1"
+docker tag busybox "$REGISTRY/library/upstream-only-$ID:evil"
+try push-own docker push "$REGISTRY/$ALICE/app:1"
+try push-library docker push "$REGISTRY/library/upstream-only-$ID:evil"`, "ID="+id, "ALICE="+alice, "TOKEN="+token)
+	got := results(res.Output)
+	for name, ok := range map[string]bool{"pull-upstream": true, "pull-upstream-again": true, "login": true, "push-own": true, "push-library": false} {
+		code, ran := got[name]
+		switch {
+		case !ran:
+			t.Errorf("%s did not run", name)
+		case ok && code != 0:
+			t.Errorf("%s failed (exit %d)", name, code)
+		case !ok && code == 0:
+			t.Errorf("ATTACK SUCCEEDED: %s exited 0", name)
+		}
+	}
+	if repos, err := c.reg.Pushed(ctx, alice); err != nil || len(repos) != 1 {
+		t.Errorf("the student's push is not in the class registry: %+v, %v", repos, err)
+	}
+}
+
+// waitAnswerPlain waits for a registry without auth.
+func waitAnswerPlain(addr string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the upstream registry does not answer: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
