@@ -33,7 +33,7 @@ else
   res PASS 5.4 "not privileged"
 fi
 
-mounts=$(get '{{range .Mounts}}{{.Type}}|{{.Source}}|{{.Destination}}|{{.RW}}{{println}}{{end}}')
+mounts=$(get '{{range .Mounts}}{{.Type}}|{{.Source}}|{{.Destination}}|{{.RW}}{{println}}{{end}}' | sort)
 bad=0
 while IFS='|' read -r type src dst rw; do
   [ -n "$type" ] || continue
