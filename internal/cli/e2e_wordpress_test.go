@@ -99,8 +99,14 @@ func TestWordPressLabInBrowser(t *testing.T) {
 	})
 	w.checkPasses("wordpress", 30*time.Second)
 
-	// 4. The install page, in the web preview, in a new tab.
+	// 4. The install page, in the web preview, in a new tab. The front
+	// matter's ports: [8080] also puts a preview link above the terminal.
 	w.checkFails("install")
+	bar := e2eRun(b, "the terminal bar's preview links", chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('.terminal-bar form.preview a.preview-port')).map(a => a.textContent + ' ' + a.getAttribute('href'))`))
+	if want := "8080 /preview/open?lab=" + wpLab + "&port=8080"; len(bar) != 1 || bar[0] != want {
+		t.Errorf("the terminal bar's preview links are %q, want [%q]", bar, want)
+	}
 	link := `#step-install .body a[href^="/preview/open?"]`
 	if got := e2eRun(b, "the preview link's target", chromedp.JavascriptAttribute[string](chromedp.CSS(link), "target")); got != "_blank" {
 		t.Errorf("the guide's preview link has target=%q, want _blank (a new tab)", got)
