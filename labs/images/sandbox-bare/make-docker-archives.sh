@@ -36,9 +36,9 @@ install -m 700 /usr/bin/docker /usr/local/libexec/handson/docker
 
 # Docker, containerd, runc and RootlessKit (and Compose, which needs them)
 # leave the system; tini, uidmap, slirp4netns, fuse-overlayfs and iptables stay.
-purge="docker.io containerd runc rootlesskit"
-if dpkg -s docker-compose >/dev/null 2>&1; then purge="docker-compose $purge"; fi
-dpkg --purge $purge
+set -- docker.io containerd runc rootlesskit
+if dpkg -s docker-compose >/dev/null 2>&1; then set -- docker-compose "$@"; fi
+dpkg --purge "$@"
 for b in docker dockerd containerd runc rootlesskit dockerd-rootless.sh docker-compose; do
   if command -v "$b" >/dev/null 2>&1; then echo "still on PATH: $b" >&2; exit 1; fi
 done
