@@ -15,7 +15,7 @@ run: deps images build
 test: deps images browser build
 	$(GO) vet ./...
 	scripts/course-images-smoke.sh
-	./$(BIN) lab lint -image handson/sandbox-bare labs
+	./$(BIN) lab lint labs
 	$(GO) test -count=1 -timeout 30m ./...
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
@@ -54,7 +54,7 @@ browser:
 
 lint:
 	$(GO) vet ./...
-	./$(BIN) lab lint -image handson/sandbox-bare labs
+	./$(BIN) lab lint labs
 
 clean:
 	rm -rf bin frontend/node_modules

@@ -37,6 +37,11 @@ const DefaultLang = "ja"
 // server is told otherwise.
 const DefaultImage = "handson/sandbox:latest"
 
+// PlatformImages are the sandbox images scripts/build-images.sh builds on
+// every server: the default one and the one without Docker (for the lab
+// where students install it).
+var PlatformImages = []string{DefaultImage, "handson/sandbox-bare:latest"}
+
 // MaxAssetBytes bounds a lab's assets/ folder: it is copied into every
 // student's sandbox.
 const MaxAssetBytes = 20 << 20

@@ -17,8 +17,8 @@ import (
 var phaseText = map[sandbox.Phase]string{
 	sandbox.Creating: "Creating your sandbox…",
 	sandbox.Starting: "Starting your sandbox…",
-	sandbox.Waiting:  "Waiting for Docker in your sandbox…",
-	sandbox.Ready:    "Docker is ready.",
+	sandbox.Waiting:  "Getting your sandbox ready…",
+	sandbox.Ready:    "Your sandbox is ready.",
 }
 
 var tabRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)

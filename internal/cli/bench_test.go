@@ -88,7 +88,7 @@ var (
 )
 
 // benchDockerReady says whether a STATUS frame announces the student's
-// Docker as ready ("Docker is ready." today, sent as state "ready" after the
+// Docker as ready ("Your sandbox is ready." today, sent as state "ready" after the
 // shell opened, or as "starting" before it in older servers).
 func benchDockerReady(state, msg string) bool {
 	m := strings.ToLower(msg)

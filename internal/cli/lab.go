@@ -103,7 +103,7 @@ func lint(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("handson lab lint", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var known images
-	fl.Var(&known, "image", "a sandbox image `NAME` the server has, besides "+content.DefaultImage+"; repeat for more")
+	fl.Var(&known, "image", "a sandbox image `NAME` the server has, besides "+strings.Join(content.PlatformImages, ", ")+"; repeat for more")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: handson lab lint [-image NAME]... DIR...")
 		fl.PrintDefaults()
@@ -112,7 +112,7 @@ func lint(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	if _, ok := loadDirs(dirs, append(known, content.DefaultImage), stdout); !ok {
+	if _, ok := loadDirs(dirs, append(known, content.PlatformImages...), stdout); !ok {
 		return 1
 	}
 	fmt.Fprintln(stdout, "ok")

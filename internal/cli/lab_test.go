@@ -42,8 +42,7 @@ func writeLab(t *testing.T, files map[string]string) string {
 const cliLab = "---\nid: demo\ntitle: Demo\nimage: handson/other\n---\n## A {#a}\n```check\ntrue\n```\n```solve\ntrue\n```\n"
 
 func TestLabLint(t *testing.T) {
-	// Lab 1 runs in handson/sandbox-bare (scripts/build-images.sh builds it).
-	if code, out, _ := runCLI("lab", "lint", "-image", "handson/sandbox-bare", "../../labs"); code != 0 || out != "ok\n" {
+	if code, out, _ := runCLI("lab", "lint", "../../labs"); code != 0 || out != "ok\n" {
 		t.Errorf("lint of the built-in course: exit %d\n%s", code, out)
 	}
 	dir := writeLab(t, map[string]string{
