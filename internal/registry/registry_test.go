@@ -294,6 +294,24 @@ func results(out []byte) map[string]int {
 	return m
 }
 
+// expectResults checks each named try of a script's output: true must
+// succeed, false must fail (an attack), and every one must have run.
+func expectResults(t *testing.T, out []byte, want map[string]bool) {
+	t.Helper()
+	got := results(out)
+	for name, ok := range want {
+		code, ran := got[name]
+		switch {
+		case !ran:
+			t.Errorf("%s did not run", name)
+		case ok && code != 0:
+			t.Errorf("%s failed (exit %d), want success", name, code)
+		case !ok && code == 0:
+			t.Errorf("ATTACK SUCCEEDED: %s exited 0", name)
+		}
+	}
+}
+
 // TestClassroomRegistry runs the registry, a real sandbox, and what a
 // class does with them: pulls through the mirror with no internet, a
 // student's docker login with an access token, pushes to their own
@@ -385,23 +403,12 @@ try teacher-login sh -c 'echo "$TEACHER_TOKEN" | docker login -u "$SENSEI" --pas
 try teacher-pull sh -c 'docker rmi "$REGISTRY/$ALICE/app:1" >/dev/null; docker pull "$REGISTRY/$ALICE/app:1"'
 try teacher-push docker push "$REGISTRY/$ALICE/app:1"
 docker logout "$REGISTRY"`, env...)
-		got := results(res.Output)
-		for name, ok := range map[string]bool{
+		expectResults(t, res.Output, map[string]bool{
 			"password-login": false, "wrong-login": false, "other-user-login": false, "login": true,
 			"push-own": true, "push-other": false, "push-library": false, "push-library-new": false,
 			"pull-own": true, "anonymous-pull-own": false,
 			"teacher-login": true, "teacher-pull": true, "teacher-push": false,
-		} {
-			code, ran := got[name]
-			switch {
-			case !ran:
-				t.Errorf("%s did not run", name)
-			case ok && code != 0:
-				t.Errorf("%s failed (exit %d), want success", name, code)
-			case !ok && code == 0:
-				t.Errorf("ATTACK SUCCEEDED: %s exited 0", name)
-			}
-		}
+		})
 		if !strings.Contains(string(res.Output), "denied") {
 			t.Errorf("a refused push should say \"denied\"")
 		}
@@ -599,18 +606,7 @@ docker tag busybox "$REGISTRY/$ALICE/app:1"
 docker tag busybox "$REGISTRY/library/upstream-only-$ID:evil"
 try push-own docker push "$REGISTRY/$ALICE/app:1"
 try push-library docker push "$REGISTRY/library/upstream-only-$ID:evil"`, "ID="+id, "ALICE="+alice, "TOKEN="+token)
-	got := results(res.Output)
-	for name, ok := range map[string]bool{"pull-upstream": true, "pull-upstream-again": true, "login": true, "push-own": true, "push-library": false} {
-		code, ran := got[name]
-		switch {
-		case !ran:
-			t.Errorf("%s did not run", name)
-		case ok && code != 0:
-			t.Errorf("%s failed (exit %d)", name, code)
-		case !ok && code == 0:
-			t.Errorf("ATTACK SUCCEEDED: %s exited 0", name)
-		}
-	}
+	expectResults(t, res.Output, map[string]bool{"pull-upstream": true, "pull-upstream-again": true, "login": true, "push-own": true, "push-library": false})
 	if repos, err := c.reg.Pushed(ctx, alice); err != nil || len(repos) != 1 {
 		t.Errorf("the student's push is not in the class registry: %+v, %v", repos, err)
 	}
