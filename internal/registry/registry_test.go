@@ -338,10 +338,12 @@ func TestClassroomRegistry(t *testing.T) {
 	env := []string{"ALICE=" + alice, "BOB=" + bob, "TOKEN=" + aliceToken, "PASSWORD=" + alicePassword, "TEACHER_TOKEN=" + teacherToken, "MIRRORED=" + mirrored, "SENSEI=sensei-" + id}
 
 	t.Run("sandbox environment", func(t *testing.T) {
-		res := run(t, e, sb, `echo "REGISTRY=$REGISTRY"; getent hosts registry.handson; cat ~/.config/docker/daemon.json; docker info --format '{{json .RegistryConfig.Mirrors}}'`)
+		res := run(t, e, sb, `echo "REGISTRY=$REGISTRY"; getent hosts registry.handson; cat ~/.config/docker/daemon.json; docker info --format '{{json .RegistryConfig.Mirrors}}'; docker info --format '{{json .RegistryConfig.IndexConfigs}}'`)
+		// The insecure registry keeps its scheme (for BuildKit); the daemon
+		// itself must still count the name as insecure (plain HTTP).
 		out := string(res.Output)
 		host, _, _ := strings.Cut(strings.TrimPrefix(c.reg.SandboxHosts()[0], HostName+":"), ":")
-		for _, want := range []string{"REGISTRY=" + c.reg.Address(), host + " ", "registry.handson", `"http://` + c.reg.Address() + `"`, `"insecure-registries": ["` + c.reg.Address() + `"]`, `["http://` + c.reg.Address() + `/"]`} {
+		for _, want := range []string{"REGISTRY=" + c.reg.Address(), host + " ", "registry.handson", `"http://` + c.reg.Address() + `"`, `"insecure-registries": ["http://` + c.reg.Address() + `"]`, `"Name":"` + c.reg.Address() + `","Mirrors":[],"Secure":false`, `["http://` + c.reg.Address() + `/"]`} {
 			if !strings.Contains(out, want) {
 				t.Errorf("sandbox lacks %q", want)
 			}
