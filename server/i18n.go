@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
+
+	"handson/internal/sandbox"
 )
 
 // UI languages; the first is the fallback.
@@ -101,6 +104,55 @@ var messages = map[string]map[string]string{
 	"tokens.revoke":     {"en": "Revoke", "ja": "無効にする"},
 	"tokens.none":       {"en": "No tokens yet.", "ja": "トークンはまだありません。"},
 	"student.failed":    {"en": "failed", "ja": "不合格"},
+
+	// The sandbox's news (sandbox.Event codes) and start progress.
+	"sandbox.creating":          {"en": "Creating your sandbox…", "ja": "サンドボックスを作成しています…"},
+	"sandbox.starting":          {"en": "Starting your sandbox…", "ja": "サンドボックスを起動しています…"},
+	"sandbox.waiting":           {"en": "Getting your sandbox ready…", "ja": "サンドボックスを準備しています…"},
+	"sandbox.ready":             {"en": "Your sandbox is ready.", "ja": "サンドボックスの準備ができました。"},
+	"sandbox.reset":             {"en": "Your sandbox was reset: everything in it was deleted, and a fresh one starts.", "ja": "サンドボックスをリセットしました。中身はすべて削除され、新しいサンドボックスが起動します。"},
+	"sandbox.maxage":            {"en": "Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", "ja": "サンドボックスが使用期限 (%s) に達したため削除しました。再接続すると新しいサンドボックスが起動します。"},
+	"sandbox.idle":              {"en": "Your sandbox was stopped after %s without activity. Your files are kept: reconnect to resume.", "ja": "%sの間、操作がなかったため、サンドボックスを停止しました。ファイルは残っています。再接続すると続きから使えます。"},
+	"sandbox.disk":              {"en": "Your sandbox uses %s of disk, more than its limit of %s, and was stopped. Reconnect, then free space (for example docker system prune -a), or reset the sandbox.", "ja": "サンドボックスのディスク使用量が %s になり、上限の %s を超えたため停止しました。再接続して容量を空ける (例: docker system prune -a) か、サンドボックスをリセットしてください。"},
+	"sandbox.recovered.stopped": {"en": "Your sandbox stopped unexpectedly and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスが予期せず停止したため、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
+	"sandbox.recovered.oom":     {"en": "Your sandbox ran out of memory and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスのメモリが足りなくなったため、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
+	"sandbox.recovered.hung":    {"en": "Your sandbox stopped answering (too little memory?) and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスが応答しなくなったため (メモリ不足?)、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
+	"sandbox.recovered.pids":    {"en": "Your sandbox ran out of processes (a fork bomb?) and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスのプロセス数が上限に達したため (fork 爆弾?)、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
+	"duration.days":             {"en": "%d days", "ja": "%d日"},
+	"duration.hours":            {"en": "%d hours", "ja": "%d時間"},
+	"duration.minutes":          {"en": "%d minutes", "ja": "%d分"},
+	"duration.seconds":          {"en": "%d seconds", "ja": "%d秒"},
+}
+
+// eventText is a sandbox event's message in lang: its code's text when
+// there is one, else the English message it carries.
+func eventText(lang string, ev sandbox.Event) string {
+	key := "sandbox." + ev.Code
+	if _, ok := messages[key]; ev.Code == "" || !ok {
+		return ev.Message
+	}
+	args := make([]any, len(ev.Args))
+	for i, a := range ev.Args {
+		args[i] = a
+		if d, err := time.ParseDuration(a); err == nil {
+			args[i] = durationText(lang, d)
+		}
+	}
+	return tr(lang, key, args...)
+}
+
+// durationText says d in whole days, hours, minutes or seconds, the
+// largest unit that divides it.
+func durationText(lang string, d time.Duration) string {
+	for _, u := range []struct {
+		key string
+		d   time.Duration
+	}{{"duration.days", 24 * time.Hour}, {"duration.hours", time.Hour}, {"duration.minutes", time.Minute}} {
+		if d >= u.d && d%u.d == 0 {
+			return tr(lang, u.key, int(d/u.d))
+		}
+	}
+	return tr(lang, "duration.seconds", int(d.Round(time.Second)/time.Second))
 }
 
 // tr returns key's text in lang, formatted with args; an unknown key shows

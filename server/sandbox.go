@@ -27,7 +27,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	lang := s.uiLang(r)
 	send := func(ev sandbox.Event) {
+		ev.Message = eventText(lang, ev)
 		b, _ := json.Marshal(ev)
 		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Kind, b)
 		flusher.Flush()

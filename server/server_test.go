@@ -528,3 +528,69 @@ func TestLanguage(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// The sandbox's news reaches a Japanese student in Japanese.
+func TestEventsInStudentsLanguage(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	req, _ := http.NewRequest("GET", e.url+"/api/labs/demo/events", nil)
+	req.Header.Set("Accept-Language", "ja,en;q=0.5")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	got := make(chan string, 32)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			got <- sc.Text()
+		}
+		close(got)
+	}()
+	post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
+	if res, body := post(t, c, e.url+"/api/labs/demo/reset", nil); res.StatusCode != 200 {
+		t.Fatalf("reset: %d %v", res.StatusCode, body)
+	}
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case line, ok := <-got:
+			if !ok {
+				t.Fatal("stream ended before the reset's news")
+			}
+			if strings.Contains(line, `"kind":"removed"`) {
+				if !strings.Contains(line, "サンドボックスをリセットしました") {
+					t.Errorf("reset news not in Japanese: %s", line)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatal("no reset news")
+		}
+	}
+}
+
+func TestEventText(t *testing.T) {
+	idle := sandbox.Event{Kind: sandbox.KindStopped, Code: "idle", Args: []string{(30 * time.Minute).String()}, Message: "english"}
+	if got := eventText("ja", idle); !strings.Contains(got, "30分の間、操作がなかった") {
+		t.Errorf("ja idle: %q", got)
+	}
+	if got := eventText("en", idle); !strings.Contains(got, "after 30 minutes without activity") {
+		t.Errorf("en idle: %q", got)
+	}
+	maxAge := sandbox.Event{Code: "maxage", Args: []string{(30 * 24 * time.Hour).String()}}
+	if got := eventText("ja", maxAge); !strings.Contains(got, "(30日)") {
+		t.Errorf("ja max age: %q", got)
+	}
+	if got := eventText("ja", sandbox.Event{Code: "unknown", Message: "as sent"}); got != "as sent" {
+		t.Errorf("unknown code: %q, want the event's own message", got)
+	}
+	// Every code the manager sends has both languages.
+	for _, code := range []string{"reset", "maxage", "idle", "disk", "recovered.stopped", "recovered.oom", "recovered.hung", "recovered.pids"} {
+		m, ok := messages["sandbox."+code]
+		if !ok || m["en"] == "" || m["ja"] == "" {
+			t.Errorf("sandbox.%s lacks a text", code)
+		}
+	}
+}

@@ -13,12 +13,13 @@ import (
 	"handson/internal/terminal"
 )
 
-// phaseText is what the student reads while the sandbox comes up.
+// phaseText is the i18n key of what the student reads while the sandbox
+// comes up.
 var phaseText = map[sandbox.Phase]string{
-	sandbox.Creating: "Creating your sandbox…",
-	sandbox.Starting: "Starting your sandbox…",
-	sandbox.Waiting:  "Getting your sandbox ready…",
-	sandbox.Ready:    "Your sandbox is ready.",
+	sandbox.Creating: "sandbox.creating",
+	sandbox.Starting: "sandbox.starting",
+	sandbox.Waiting:  "sandbox.waiting",
+	sandbox.Ready:    "sandbox.ready",
 }
 
 var tabRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
@@ -70,10 +71,11 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	// run for a new session only, in the session's goroutines, with its
 	// context (it outlives this websocket).
 	var ready <-chan error
+	lang := s.uiLang(r) // of the student who opens it; a session's later news stays in it
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
 		sb, dockerReady, err := s.Sandboxes.Start(ctx, key, spec, func(p sandbox.Phase) {
 			if p == sandbox.Creating || p == sandbox.Starting {
-				status("starting", phaseText[p])
+				status("starting", tr(lang, phaseText[p]))
 			}
 		})
 		var tty sandbox.TTY
@@ -98,7 +100,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 					status("error", apperr.Message(err))
 					return
 				}
-				status("ready", phaseText[sandbox.Ready])
+				status("ready", tr(lang, phaseText[sandbox.Ready]))
 			}
 			select {
 			case err := <-ready: // already up: say so at once
@@ -106,7 +108,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 				return
 			default:
 			}
-			status("ready", phaseText[sandbox.Waiting])
+			status("ready", tr(lang, phaseText[sandbox.Waiting]))
 			select {
 			case err := <-ready:
 				report(err)
@@ -115,11 +117,11 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		},
 		Closed: func() string {
 			if ev, ok := s.Sandboxes.Recent(key, 30*time.Second); ok {
-				return ev.Message
+				return eventText(lang, ev)
 			}
 			return ""
 		},
-		OnSession: func(sess *terminal.Session) { s.endWithSandbox(key, sess) },
+		OnSession: func(sess *terminal.Session) { s.endWithSandbox(key, sess, lang) },
 		Record:    record,
 	})
 	if err != nil {
@@ -131,7 +133,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 // endWithSandbox ends sess when its sandbox is reset, restarted or
 // stopped: its shell is gone then, and a reconnecting page must get a new
 // one (the exec stream's end may come later than the news).
-func (s *Server) endWithSandbox(key sandbox.Key, sess *terminal.Session) {
+func (s *Server) endWithSandbox(key sandbox.Key, sess *terminal.Session, lang string) {
 	events, cancel := s.Sandboxes.Subscribe(key)
 	go func() {
 		defer cancel()
@@ -140,7 +142,7 @@ func (s *Server) endWithSandbox(key sandbox.Key, sess *terminal.Session) {
 			case ev := <-events:
 				switch ev.Kind {
 				case sandbox.KindRemoved, sandbox.KindRecovered, sandbox.KindStopped, sandbox.KindDisk:
-					sess.End(ev.Message)
+					sess.End(eventText(lang, ev))
 					return
 				}
 			case <-sess.Done():

@@ -37,9 +37,11 @@ func DefaultPolicy() Policy {
 
 // Event is news about a sandbox for its student's page.
 type Event struct {
-	Kind    string `json:"kind"` // phase, recovered, stopped, removed, disk
-	Phase   Phase  `json:"phase,omitempty"`
-	Message string `json:"message"`
+	Kind    string   `json:"kind"` // phase, recovered, stopped, removed, disk
+	Phase   Phase    `json:"phase,omitempty"`
+	Message string   `json:"message"` // in English; Code and Args let a page say it in the student's language
+	Code    string   `json:"code,omitempty"`
+	Args    []string `json:"args,omitempty"`
 }
 
 // Event kinds.
@@ -313,7 +315,7 @@ func (m *Manager) Reset(ctx context.Context, key Key) error {
 	if err := m.reg.DeleteSandbox(ctx, key); err != nil {
 		return err
 	}
-	m.publish(key, Event{Kind: KindRemoved, Message: "Your sandbox was reset: everything in it was deleted, and a fresh one starts."})
+	m.publish(key, Event{Kind: KindRemoved, Code: "reset", Message: "Your sandbox was reset: everything in it was deleted, and a fresh one starts."})
 	return nil
 }
 
@@ -504,7 +506,8 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		if err := m.engine.Remove(ctx, r.Key); err != nil {
 			return err
 		}
-		m.publish(r.Key, Event{Kind: KindRemoved, Message: fmt.Sprintf("Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", m.policy.MaxAge)})
+		m.publish(r.Key, Event{Kind: KindRemoved, Code: "maxage", Args: []string{m.policy.MaxAge.String()},
+			Message: fmt.Sprintf("Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", m.policy.MaxAge)})
 		return m.reg.DeleteSandbox(ctx, r.Key)
 	}
 	if r.State != Running {
@@ -519,18 +522,18 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		return m.reg.DeleteSandbox(ctx, r.Key)
 
 	case m.policy.IdleStop > 0 && now.Sub(r.LastActive) > m.policy.IdleStop:
-		return m.stop(ctx, r, Event{Kind: KindStopped, Message: fmt.Sprintf(
+		return m.stop(ctx, r, Event{Kind: KindStopped, Code: "idle", Args: []string{m.policy.IdleStop.String()}, Message: fmt.Sprintf(
 			"Your sandbox was stopped after %s without activity. Your files are kept: reconnect to resume.", m.policy.IdleStop)})
 
 	case st.State == Stopped: // it died while in use: out of memory, or stopped from outside
-		why := "stopped unexpectedly"
+		why, code := "stopped unexpectedly", "stopped"
 		if st.OOMKilled {
-			why = "ran out of memory"
+			why, code = "ran out of memory", "oom"
 		}
-		return m.recover(ctx, r.Key, why)
+		return m.recover(ctx, r.Key, why, code)
 
 	case st.DiskBytes > m.policy.DiskLimit && m.policy.DiskLimit > 0:
-		return m.stop(ctx, r, Event{Kind: KindDisk, Message: fmt.Sprintf(
+		return m.stop(ctx, r, Event{Kind: KindDisk, Code: "disk", Args: []string{bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit)}, Message: fmt.Sprintf(
 			"Your sandbox uses %s of disk, more than its limit of %s, and was stopped. Reconnect, then free space (for example docker system prune -a), or reset the sandbox.",
 			bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit))})
 	}
@@ -544,11 +547,11 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		m.mu.Unlock()
 		m.log.Info("sandbox unhealthy", "user", r.Key.UserID, "lab", r.Key.Lab, "failures", n, "err", err)
 		if n >= 2 { // one slow answer is not a hang
-			why := "stopped answering (too little memory?)"
+			why, code := "stopped answering (too little memory?)", "hung"
 			if errors.Is(err, ErrProcessesFull) {
-				why = "ran out of processes (a fork bomb?)"
+				why, code = "ran out of processes (a fork bomb?)", "pids"
 			}
-			return m.recover(ctx, r.Key, why)
+			return m.recover(ctx, r.Key, why, code)
 		}
 		return nil
 	}
@@ -570,7 +573,9 @@ func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
 	return nil
 }
 
-func (m *Manager) recover(ctx context.Context, key Key, why string) error {
+// recover restarts a sandbox that died or hangs; why says what happened, in
+// English for the log and the event, and code names it for translations.
+func (m *Manager) recover(ctx context.Context, key Key, why, code string) error {
 	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
 	m.mu.Lock()
 	delete(m.failures, key)
@@ -578,7 +583,7 @@ func (m *Manager) recover(ctx context.Context, key Key, why string) error {
 	if err := m.engine.Restart(ctx, key); err != nil {
 		return err
 	}
-	m.publish(key, Event{Kind: KindRecovered, Message: "Your sandbox " + why + " and was restarted. Your files are kept; containers you ran inside it were stopped."})
+	m.publish(key, Event{Kind: KindRecovered, Code: "recovered." + code, Message: "Your sandbox " + why + " and was restarted. Your files are kept; containers you ran inside it were stopped."})
 	return nil
 }
 
