@@ -50,7 +50,7 @@ func (s *Server) page(h handler) http.Handler {
 			return
 		}
 		w.WriteHeader(code)
-		s.render(w, r, "error", &view{Page: "error", Status: http.StatusText(code), Message: apperr.Message(err)})
+		s.render(w, r, "error", &view{Page: "error", Status: http.StatusText(code), Message: errText(s.uiLang(r), err)})
 	})
 }
 
@@ -66,8 +66,18 @@ func (s *Server) api(h handler) http.Handler {
 		if errors.As(err, &busy) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))
 		}
-		writeJSON(w, status(err), map[string]string{"error": apperr.Message(err)})
+		writeJSON(w, status(err), map[string]string{"error": errText(s.uiLang(r), err)})
 	})
+}
+
+// errText is the message a user may read about err, in lang where the
+// error is one students meet often (a busy server); others are in English.
+func errText(lang string, err error) string {
+	var busy *sandbox.BusyError
+	if errors.As(err, &busy) {
+		return tr(lang, "sandbox.busy", int(math.Ceil(busy.RetryAfter.Seconds())))
+	}
+	return apperr.Message(err)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -585,6 +586,10 @@ func TestEventText(t *testing.T) {
 	}
 	if got := eventText("ja", sandbox.Event{Code: "unknown", Message: "as sent"}); got != "as sent" {
 		t.Errorf("unknown code: %q, want the event's own message", got)
+	}
+	busy := errors.Join(errors.New("start"), &sandbox.BusyError{RetryAfter: 2500 * time.Millisecond})
+	if got := errText("ja", busy); !strings.Contains(got, "3 秒後") {
+		t.Errorf("ja busy: %q", got)
 	}
 	// Every code the manager sends has both languages.
 	for _, code := range []string{"reset", "maxage", "idle", "disk", "recovered.stopped", "recovered.oom", "recovered.hung", "recovered.pids"} {

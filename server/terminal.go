@@ -85,7 +85,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		}
 		if err != nil {
 			s.logError(r, err)
-			return nil, errors.New(apperr.Message(err)) // the browser sees only the safe message
+			return nil, errors.New(errText(lang, err)) // the browser sees only the safe message
 		}
 		return tty, nil
 	}
@@ -97,7 +97,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		AfterOpen: func(ctx context.Context, status func(state, msg string)) {
 			report := func(err error) {
 				if err != nil {
-					status("error", apperr.Message(err))
+					status("error", errText(lang, err))
 					return
 				}
 				status("ready", tr(lang, phaseText[sandbox.Ready]))
