@@ -123,6 +123,10 @@ var messages = map[string]map[string]string{
 	"duration.hours":            {"en": "%d hours", "ja": "%d時間"},
 	"duration.minutes":          {"en": "%d minutes", "ja": "%d分"},
 	"duration.seconds":          {"en": "%d seconds", "ja": "%d秒"},
+	"duration.days.one":         {"en": "%d day"},
+	"duration.hours.one":        {"en": "%d hour"},
+	"duration.minutes.one":      {"en": "%d minute"},
+	"duration.seconds.one":      {"en": "%d second"},
 }
 
 // eventText is a sandbox event's message in lang: its code's text when
@@ -150,10 +154,19 @@ func durationText(lang string, d time.Duration) string {
 		d   time.Duration
 	}{{"duration.days", 24 * time.Hour}, {"duration.hours", time.Hour}, {"duration.minutes", time.Minute}} {
 		if d >= u.d && d%u.d == 0 {
-			return tr(lang, u.key, int(d/u.d))
+			return count(lang, u.key, int(d/u.d))
 		}
 	}
-	return tr(lang, "duration.seconds", int(d.Round(time.Second)/time.Second))
+	return count(lang, "duration.seconds", int(d.Round(time.Second)/time.Second))
+}
+
+// count is n of a unit; key+".one" is the text for exactly one, where a
+// language has it.
+func count(lang, key string, n int) string {
+	if _, ok := messages[key+".one"][lang]; ok && n == 1 {
+		key += ".one"
+	}
+	return tr(lang, key, n)
 }
 
 // tr returns key's text in lang, formatted with args; an unknown key shows

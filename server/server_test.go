@@ -584,6 +584,12 @@ func TestEventText(t *testing.T) {
 	if got := eventText("ja", maxAge); !strings.Contains(got, "(30日)") {
 		t.Errorf("ja max age: %q", got)
 	}
+	if got, want := durationText("en", time.Hour), "1 hour"; got != want {
+		t.Errorf("en one hour: %q, want %q", got, want)
+	}
+	if got, want := durationText("ja", 90*time.Minute), "90分"; got != want {
+		t.Errorf("ja 90 minutes: %q, want %q", got, want)
+	}
 	if got := eventText("ja", sandbox.Event{Code: "unknown", Message: "as sent"}); got != "as sent" {
 		t.Errorf("unknown code: %q, want the event's own message", got)
 	}
