@@ -15,6 +15,7 @@ import (
 	"handson/internal/config"
 	"handson/internal/grading"
 	"handson/internal/sandbox"
+	"handson/internal/sandbox/docker"
 	"handson/internal/testenv"
 )
 
@@ -24,6 +25,17 @@ const brokenLab = "---\nid: broken\ntitle: Broken\n---\n" +
 	"## Good {#good}\n```check\n[ -f /home/student/x ] || fail no x\n```\n```solve\ntouch x\n```\n" +
 	"## Broken {#broken}\n```check\ndocker logs tiny 2>&1 | grep -q tiny || fail no output\n```\n```solve\ndocker run --name tiny busybox echo tiny\n```\n"
 
+// newEngine is the Docker engine lab test uses, closed when t ends.
+func newEngine(t *testing.T, ctx context.Context) *docker.Engine {
+	t.Helper()
+	engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	return engine
+}
+
 // TestRealSandbox runs lab test on real sandboxes: testdata/tiny (assets,
 // a lab setup, a step setup, a file and a container) must pass, and a lab
 // with a check that passes before its solve must fail.
@@ -32,11 +44,7 @@ func TestRealSandbox(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close()
+	engine := newEngine(t, ctx)
 
 	good, err := content.Load(os.DirFS("testdata"))
 	if err != nil {
@@ -83,11 +91,7 @@ func TestDocExamples(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer engine.Close()
+			engine := newEngine(t, ctx)
 			course, err := content.Load(os.DirFS("../../content/testdata/examples/" + lang))
 			if err != nil {
 				t.Fatal(err)
