@@ -1,5 +1,6 @@
 # handson — `make run` starts the platform, `make test` proves it.
-# Both install what is missing first (Docker engine, images, npm and Go deps).
+# Both set up the host first (scripts/host-setup.sh: Docker engine, devices,
+# kernel settings), then install what is missing (images, npm and Go deps).
 
 SHELL := /bin/bash
 GO ?= go
@@ -7,7 +8,7 @@ NPM ?= npm
 BIN := bin/handson
 FRONTEND_SRC := $(wildcard frontend/src/*) frontend/build.mjs frontend/package-lock.json
 
-.PHONY: run test bench build deps docker images browser frontend lint clean
+.PHONY: run test bench build deps host images browser frontend lint clean
 
 run: deps images build
 	./$(BIN) serve
@@ -37,15 +38,15 @@ frontend/dist/app.js: frontend/node_modules/.package-lock.json $(FRONTEND_SRC)
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
 	cd frontend && $(NPM) ci --no-audit --no-fund
 
-deps: docker frontend/node_modules/.package-lock.json
+deps: host frontend/node_modules/.package-lock.json
 	$(GO) mod download
 
-docker:
-	scripts/ensure-docker.sh
+host:
+	scripts/host-setup.sh
 
 # The platform's images, then the classroom registry's volume seeded with the
 # course images (library/*; skipped in ~1 s when already seeded).
-images: docker
+images: host
 	scripts/build-images.sh
 	scripts/seed-registry.sh
 

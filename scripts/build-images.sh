@@ -27,7 +27,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 step_done() { summary+=("$(printf '%-32s %-10s %6ss' "$1" "$2" "$3")"); }
 
-docker info >/dev/null 2>&1 || { echo "build-images.sh: docker is not answering; run scripts/ensure-docker.sh first" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "build-images.sh: docker is not answering; run scripts/host-setup.sh first" >&2; exit 1; }
 
 # --- Debian mirror the host's apt uses ---------------------------------------
 # Prints "URI SUITE" pairs from one-line and deb822 sources (type deb only).

@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 TMP=$(mktemp -d /tmp/handson-smoke.XXXXXX)
 
-docker info >/dev/null 2>&1 || { echo "course-images-smoke.sh: docker is not answering; run scripts/ensure-docker.sh" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "course-images-smoke.sh: docker is not answering; run scripts/host-setup.sh" >&2; exit 1; }
 
 # run NAME ARGS...: docker run -d with this run's label; prints the id.
 run() { local n=$1; shift; docker run -d --name "$RUN-$n" --label "handson.smoke=$RUN" "$@"; }

@@ -38,7 +38,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 T0=$(now)
 
-docker info >/dev/null 2>&1 || { echo "seed-registry.sh: docker is not answering; run scripts/ensure-docker.sh first" >&2; exit 1; }
+docker info >/dev/null 2>&1 || { echo "seed-registry.sh: docker is not answering; run scripts/host-setup.sh first" >&2; exit 1; }
 docker image inspect "$REGISTRY_IMAGE" >/dev/null 2>&1 \
   || { echo "seed-registry.sh: $REGISTRY_IMAGE is missing; run scripts/build-images.sh first" >&2; exit 1; }
 

@@ -347,7 +347,7 @@ func (s snapshot) hooksExist(f family, cs []chain) error {
 		}
 		if c.hook == dockerUser {
 			return fmt.Errorf("firewall: %s chain %s does not exist yet: dockerd creates it when it starts. "+
-				"Start the daemon (scripts/ensure-docker.sh), then call Ensure again. "+
+				"Start the daemon (scripts/host-setup.sh), then call Ensure again. "+
 				"If dockerd is running, it uses the other iptables backend than %q "+
 				"(compare `iptables-legacy -S %s` and `iptables-nft -S %s`)", f.name, dockerUser, f.cmd, dockerUser, dockerUser)
 		}

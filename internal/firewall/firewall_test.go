@@ -62,7 +62,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 	t.Run("no DOCKER-USER", func(t *testing.T) {
 		fakeIptables(t, "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n", "", 0)
 		err := Ensure(ctx, r)
-		if err == nil || !strings.Contains(err.Error(), "DOCKER-USER does not exist yet") || !strings.Contains(err.Error(), "scripts/ensure-docker.sh") {
+		if err == nil || !strings.Contains(err.Error(), "DOCKER-USER does not exist yet") || !strings.Contains(err.Error(), "scripts/host-setup.sh") {
 			t.Fatalf("got %v", err)
 		}
 		t.Log(err)

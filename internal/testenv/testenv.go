@@ -34,14 +34,14 @@ func RequireDocker(tb testing.TB) {
 	tb.Helper()
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		missing(tb, "no Docker client: %v (run scripts/ensure-docker.sh)", err)
+		missing(tb, "no Docker client: %v (run scripts/host-setup.sh)", err)
 		return
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		missing(tb, "no Docker daemon answers: %v (run scripts/ensure-docker.sh)", err)
+		missing(tb, "no Docker daemon answers: %v (run scripts/host-setup.sh)", err)
 		return
 	}
 	if _, err := cli.ImageInspect(ctx, SandboxImage); err != nil {

@@ -79,7 +79,7 @@ func New(ctx context.Context, instance string, log *slog.Logger) (*Engine, error
 	defer cancel()
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker daemon does not answer (run scripts/ensure-docker.sh): %w", err)
+		return nil, fmt.Errorf("docker daemon does not answer (run scripts/host-setup.sh): %w", err)
 	}
 	if err := checkRemapped(ctx, cli); err != nil {
 		cli.Close()
@@ -101,7 +101,7 @@ func checkRemapped(ctx context.Context, cli *client.Client) error {
 			return nil
 		}
 	}
-	return errors.New(`the Docker daemon runs without user-namespace remapping, so root in a sandbox would be root on the host; set "userns-remap" in /etc/docker/daemon.json (scripts/ensure-docker.sh does) and restart dockerd`)
+	return errors.New(`the Docker daemon runs without user-namespace remapping, so root in a sandbox would be root on the host; set "userns-remap" in /etc/docker/daemon.json (scripts/host-setup.sh does) and restart dockerd`)
 }
 
 // Instance is the installation id in every name and label.
