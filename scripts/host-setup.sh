@@ -110,7 +110,7 @@ install_packages() {
   need_root "packages ${missing[*]} are missing"
   export DEBIAN_FRONTEND=noninteractive
   # Only refresh the package lists when apt does not know the package yet.
-  if ! apt-cache show docker.io >/dev/null 2>&1 || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ]; then
+  if ! apt-cache show docker.io >/dev/null 2>&1 || ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
     apt-get -o DPkg::Lock::Timeout=600 update
   fi
   # Stop the package's init script from starting its own dockerd (with its
@@ -209,9 +209,9 @@ iptables_backend() {
   need_root "iptables does not work"
   local alt
   for alt in /usr/sbin/iptables-legacy /usr/sbin/iptables-nft; do
-    [ -x "$alt" ] && "$alt" -S >/dev/null 2>&1 || continue
+    if ! [ -x "$alt" ] || ! "$alt" -S >/dev/null 2>&1; then continue; fi
     update-alternatives --set iptables "$alt" >/dev/null
-    [ -x "${alt/iptables/ip6tables}" ] && update-alternatives --set ip6tables "${alt/iptables/ip6tables}" >/dev/null 2>&1 || true
+    if [ -x "${alt/iptables/ip6tables}" ]; then update-alternatives --set ip6tables "${alt/iptables/ip6tables}" >/dev/null 2>&1 || true; fi
     say "iptables backend: $alt"
     return 0
   done
