@@ -38,6 +38,7 @@ import (
 
 	"handson/frontend"
 	"handson/internal/apperr"
+	"handson/internal/i18n"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 )
@@ -417,11 +418,11 @@ func (s *Server) previewPage(w http.ResponseWriter, code int, d previewPageData)
 // browser's.
 func langOf(r *http.Request) string {
 	for _, l := range acceptLanguages(r) {
-		if supported(l) {
+		if i18n.Supported(l) {
 			return l
 		}
 	}
-	return uiLangs[0]
+	return i18n.Langs[0]
 }
 
 // previewTarget travels in the request's context to the proxy's Rewrite.
@@ -677,37 +678,4 @@ func (s *Server) previewProxyError(w http.ResponseWriter, r *http.Request, err e
 	}
 	s.Log.Info("preview", "user", t.g.key.UserID, "lab", t.g.key.Lab, "port", t.host.port, "err", err)
 	s.previewPage(w, http.StatusBadGateway, d)
-}
-
-func init() {
-	for k, v := range map[string]map[string]string{
-		"lab.preview":             {"en": "Preview", "ja": "プレビュー"},
-		"lab.preview.port":        {"en": "Port", "ja": "ポート"},
-		"lab.preview.open":        {"en": "Open", "ja": "開く"},
-		"lab.preview.help":        {"en": "Opens, in a new tab, what listens on this port in the sandbox.", "ja": "サンドボックスでこのポートを待ち受けているものを新しいタブで開きます。"},
-		"preview.forbidden.title": {"en": "You cannot see this preview", "ja": "このプレビューは表示できません"},
-		"preview.forbidden": {"en": "Open the preview from the lab page. Only the sandbox's owner and their instructors can see it; after a logout or a server restart, open it again from there.",
-			"ja": "演習ページからプレビューを開いてください。見られるのはサンドボックスの持ち主とその担当教員だけです。ログアウトやサーバーの再起動の後は、演習ページからもう一度開いてください。"},
-		"preview.expired": {"en": "This link was already used or has expired. Open the preview again from the lab page.",
-			"ja": "このリンクは使用済みか、有効期限が切れています。演習ページからもう一度プレビューを開いてください。"},
-		"preview.crosssite": {"en": "This preview does not answer requests made by another site's page.",
-			"ja": "このプレビューは、他のサイトのページからのリクエストには応答しません。"},
-		"preview.unknown.title": {"en": "No such preview", "ja": "そのようなプレビューはありません"},
-		"preview.unknown":       {"en": "Open the preview from the lab page.", "ja": "演習ページからプレビューを開いてください。"},
-		"preview.stopped.title": {"en": "The sandbox is not running", "ja": "サンドボックスが起動していません"},
-		"preview.stopped": {"en": "Open the lab page: its terminal starts the sandbox. This page tries again by itself.",
-			"ja": "演習ページを開くと、ターミナルがサンドボックスを起動します。このページは自動で再読み込みします。"},
-		"preview.closed.title": {"en": "Nothing listens on port %d yet", "ja": "ポート %d ではまだ何も待ち受けていません"},
-		"preview.closed": {"en": "Start the service in the sandbox and publish port %d, for example: docker run -d -p %[1]d:80 nginx. This page tries again by itself.",
-			"ja": "サンドボックスでサービスを起動し、ポート %d を公開してください (例: docker run -d -p %[1]d:80 nginx)。このページは自動で再読み込みします。"},
-		"preview.noanswer.title": {"en": "The service on port %d did not answer", "ja": "ポート %d のサービスが応答しませんでした"},
-		"preview.noanswer": {"en": "It may still be starting (a database, WordPress…): see docker ps and docker logs in the terminal. This page tries again by itself.",
-			"ja": "まだ起動中かもしれません (データベースや WordPress など)。ターミナルで docker ps や docker logs を確かめてください。このページは自動で再読み込みします。"},
-		"preview.error.title": {"en": "The preview failed", "ja": "プレビューに失敗しました"},
-		"preview.error":       {"en": "The sandbox could not be reached. This page tries again by itself.", "ja": "サンドボックスに接続できませんでした。このページは自動で再読み込みします。"},
-		"preview.retry":       {"en": "Trying again every %d seconds…", "ja": "%d 秒ごとに再試行しています…"},
-		"preview.back":        {"en": "Back to the platform", "ja": "演習ページへ戻る"},
-	} {
-		messages[k] = v
-	}
 }

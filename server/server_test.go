@@ -21,6 +21,7 @@ import (
 	"handson/content"
 	"handson/internal/auth"
 	"handson/internal/grading"
+	"handson/internal/i18n"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/sandboxtest"
 	"handson/internal/store"
@@ -584,10 +585,10 @@ func TestEventText(t *testing.T) {
 	if got := eventText("ja", maxAge); !strings.Contains(got, "(30日)") {
 		t.Errorf("ja max age: %q", got)
 	}
-	if got, want := durationText("en", time.Hour), "1 hour"; got != want {
+	if got, want := i18n.Duration("en", time.Hour), "1 hour"; got != want {
 		t.Errorf("en one hour: %q, want %q", got, want)
 	}
-	if got, want := durationText("ja", 90*time.Minute), "90分"; got != want {
+	if got, want := i18n.Duration("ja", 90*time.Minute), "90分"; got != want {
 		t.Errorf("ja 90 minutes: %q, want %q", got, want)
 	}
 	if got := eventText("ja", sandbox.Event{Code: "unknown", Message: "as sent"}); got != "as sent" {
@@ -599,8 +600,7 @@ func TestEventText(t *testing.T) {
 	}
 	// Every code the manager sends has both languages.
 	for _, code := range []string{"reset", "maxage", "idle", "disk", "recovered.stopped", "recovered.oom", "recovered.hung", "recovered.pids"} {
-		m, ok := messages["sandbox."+code]
-		if !ok || m["en"] == "" || m["ja"] == "" {
+		if !i18n.Has("sandbox." + code) {
 			t.Errorf("sandbox.%s lacks a text", code)
 		}
 	}

@@ -1,0 +1,62 @@
+package i18n
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var verb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]`)
+
+// Every key has every language (".one" forms only where a language has
+// them), with the same format verbs: a translation never drops an argument.
+func TestCatalogComplete(t *testing.T) {
+	for key, m := range catalog {
+		if strings.HasSuffix(key, ".one") {
+			if _, ok := catalog[strings.TrimSuffix(key, ".one")]; !ok {
+				t.Errorf("%s has no plural form", key)
+			}
+			continue
+		}
+		for _, l := range Langs {
+			if m[l] == "" {
+				t.Errorf("%s: no %s text", key, l)
+			}
+		}
+		en := verbs(m["en"])
+		for l, s := range m {
+			if got := verbs(s); got != en {
+				t.Errorf("%s: %s has verbs %q, en has %q", key, l, got, en)
+			}
+		}
+	}
+}
+
+func verbs(s string) string {
+	v := verb.FindAllString(s, -1)
+	for i, x := range v { // %[1]d repeats an argument: order is free
+		v[i] = regexp.MustCompile(`^%\[\d+\]`).ReplaceAllString(x, "%")
+	}
+	slices.Sort(v)
+	return strings.Join(v, " ")
+}
+
+func TestT(t *testing.T) {
+	for _, c := range []struct {
+		lang, key string
+		args      []any
+		want      string
+	}{
+		{"ja", "sandbox.ready", nil, "サンドボックスの準備ができました。"},
+		{"fr", "sandbox.ready", nil, "Your sandbox is ready."},
+		{"en", "no.such.key", nil, "no.such.key"},
+		{"en", "sandbox.idle", []any{time.Hour}, "Your sandbox was stopped after 1 hour without activity. Your files are kept: reconnect to resume."},
+		{"ja", "sandbox.idle", []any{30 * time.Minute}, "30分の間、操作がなかったため、サンドボックスを停止しました。ファイルは残っています。再接続すると続きから使えます。"},
+	} {
+		if got := T(c.lang, c.key, c.args...); got != c.want {
+			t.Errorf("T(%s, %s, %v) = %q, want %q", c.lang, c.key, c.args, got, c.want)
+		}
+	}
+}
