@@ -43,12 +43,14 @@ func T(lang, key string, args ...any) string {
 	if len(args) == 0 {
 		return s
 	}
+	said := make([]any, len(args))
 	for i, a := range args {
+		said[i] = a
 		if d, ok := a.(time.Duration); ok {
-			args[i] = Duration(lang, d)
+			said[i] = Duration(lang, d)
 		}
 	}
-	return fmt.Sprintf(s, args...)
+	return fmt.Sprintf(s, said...)
 }
 
 // Count is n of a unit; key+".one" is the text for exactly one, where a
