@@ -33,6 +33,12 @@ func (s *Server) authed(h handler) handler {
 		if err != nil {
 			return err
 		}
+		// Into the error adapter's holder when there is one, so that an
+		// error is said in this user's language.
+		if a, _ := r.Context().Value(ctxKey{}).(*authn); a != nil {
+			a.user, a.session = u, token
+			return h(w, r)
+		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authn{u, token})))
 	}
 }

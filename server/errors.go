@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -36,9 +37,16 @@ func (s *Server) logError(r *http.Request, err error) {
 	}
 }
 
+// withAuthn gives the request an empty holder that authed fills: the
+// adapters below then know the user, and their language, after h.
+func withAuthn(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), ctxKey{}, &authn{}))
+}
+
 // page answers errors with an HTML page; a missing login goes to the login form.
 func (s *Server) page(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withAuthn(r)
 		err := h(w, r)
 		if err == nil {
 			return
@@ -57,6 +65,7 @@ func (s *Server) page(h handler) http.Handler {
 // api answers errors with JSON {"error": message}.
 func (s *Server) api(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withAuthn(r)
 		err := h(w, r)
 		if err == nil {
 			return
@@ -70,15 +79,8 @@ func (s *Server) api(h handler) http.Handler {
 	})
 }
 
-// errText is the message a user may read about err, in lang where the
-// error is one students meet often (a busy server); others are in English.
-func errText(lang string, err error) string {
-	var busy *sandbox.BusyError
-	if errors.As(err, &busy) {
-		return tr(lang, "sandbox.busy", int(math.Ceil(busy.RetryAfter.Seconds())))
-	}
-	return apperr.Message(err)
-}
+// errText is the message a user may read about err, in lang.
+func errText(lang string, err error) string { return apperr.Text(lang, err) }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -26,6 +26,9 @@ type view struct {
 	Steps []stepView
 
 	Data any // a page's own data (classes pages)
+
+	HostDown bool // the lab machines are not ready (the lab page says so)
+	Banner   bool // tell an instructor or admin that the host is not ready
 }
 
 type labItem struct {
@@ -61,6 +64,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, v *
 		v.Lang = v.UILang
 	}
 	v.Path = r.URL.RequestURI()
+	if u := v.User; u != nil && (u.Role == store.RoleInstructor || u.Role == store.RoleAdmin) && v.Page != "status" {
+		v.Banner = s.hostDown()
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		return err
@@ -135,7 +141,7 @@ func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := &view{Page: "lab", Lang: lab.Lang, Lab: &labView{ID: lab.ID, Title: lab.Title, IntroHTML: template.HTML(lab.IntroHTML), Ports: lab.Ports, Preview: s.preview != nil}}
+	v := &view{Page: "lab", Lang: lab.Lang, HostDown: s.hostDown(), Lab: &labView{ID: lab.ID, Title: lab.Title, IntroHTML: template.HTML(lab.IntroHTML), Ports: lab.Ports, Preview: s.preview != nil}}
 	for _, st := range lab.Steps {
 		p := progress[st.ID]
 		sv := stepView{ID: st.ID, Title: st.Title, HTML: template.HTML(st.HTML), HasCheck: st.Check != "", Status: "none", Message: p.Last}

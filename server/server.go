@@ -35,6 +35,8 @@ type Server struct {
 	Sandbox   sandbox.Spec // image and limits used when a lab names none
 	// Registry is the classroom registry; nil when the server runs none.
 	Registry Registry
+	// Host says whether the host can run sandboxes; nil: assume it can.
+	Host HostStatus
 
 	// Terminals holds the terminal sessions, which belong to the server,
 	// not to a websocket; Handler makes one with defaults if nil.
@@ -173,6 +175,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes/{class}/members/{user}/labs/{lab}/terminal", s.page(s.authed(s.teacher(s.watchPage))))
 	mux.Handle("POST /classes/{class}/members/{user}/password", s.page(s.authed(s.teacher(s.resetPassword))))
 	mux.Handle("POST /classes/{class}/members/{user}/labs/{lab}/reset", s.page(s.authed(s.teacher(s.resetStudentSandbox))))
+	mux.Handle("GET /admin/status", s.page(s.authed(s.teacher(s.statusPage))))
+	mux.Handle("POST /admin/status/recheck", s.page(s.authed(s.teacher(s.recheck))))
 	mux.Handle("GET /account/tokens", s.page(s.authed(s.tokensPage)))
 	mux.Handle("POST /account/tokens", s.page(s.authed(s.createToken)))
 	mux.Handle("POST /account/tokens/{token}/revoke", s.page(s.authed(s.revokeToken)))
@@ -213,7 +217,7 @@ func (s *Server) Handler() (http.Handler, error) {
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "tokens", "error"} {
+	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "tokens", "status", "error"} {
 		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)

@@ -16,6 +16,7 @@ Usage:
   handson serve [flags]            start the platform (handson serve -help for flags)
   handson lab lint DIR...          check lab files and report every problem
   handson lab test DIR...          prove labs: each check fails before its solve and passes after
+  handson doctor [-lang ja]        check what sandboxes need of this host, and say how to fix it
   handson user add [flags] NAME    create an account; prints its password
   handson backup [-data DIR] FILE  a consistent copy of the database, while serving
 `
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return lab(args[1:], stdout, stderr)
 	case "user":
 		return user(args[1:], stdout, stderr)
+	case "doctor":
+		return doctor(args[1:], stdout, stderr)
 	case "backup":
 		return backup(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

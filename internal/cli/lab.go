@@ -18,7 +18,6 @@ import (
 	"handson/internal/config"
 	"handson/internal/grading"
 	"handson/internal/labtest"
-	"handson/internal/sandbox"
 	"handson/server"
 )
 
@@ -155,9 +154,8 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "handson lab test: -step:", err)
 		return 2
 	}
-	opts.Spec = sandbox.Spec{Image: *image, Limits: sandbox.Limits{
-		MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
-	}}
+	cfg.Image = *image
+	opts.Spec = cfg.SandboxSpec()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

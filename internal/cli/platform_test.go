@@ -22,10 +22,19 @@ const testAdminPassword = "test-admin-password"
 // test ends.
 func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
 	t.Helper()
+	return startPlatformWith(t, dataDir, logs, nil)
+}
+
+// startPlatformWith is startPlatform with settings changed by change.
+func startPlatformWith(t testing.TB, dataDir string, logs io.Writer, change func(*config.Config)) *app {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dataDir
 	cfg.RegistryAddr = testRegistryAddr(t, dataDir)
+	if change != nil {
+		change(&cfg)
+	}
 	t.Setenv("HANDSON_ADMIN_PASSWORD", testAdminPassword)
 	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
 	if err != nil {

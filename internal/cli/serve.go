@@ -20,6 +20,7 @@ import (
 	"handson/internal/firewall"
 	"handson/internal/grading"
 	"handson/internal/labtest"
+	"handson/internal/preflight"
 	"handson/internal/registry"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
@@ -82,7 +83,8 @@ type app struct {
 	db       *store.DB
 	engine   *docker.Engine
 	registry *registry.Registry // nil without one
-	stopRun  func()             // ends the sandbox manager's loop
+	host     *preflight.Monitor // whether the host can run sandboxes
+	stopRun  func()             // ends the sandbox manager's loop and the host checks
 }
 
 // Close stops the server and the sandbox manager, then releases the
@@ -127,22 +129,20 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	engine, err := docker.New(ctx, instance, log)
 	if err != nil {
-		return nil, err
+		// What the host lacks and how to fix it, not only the client's error.
+		return nil, hostError(preflight.Run(ctx, docker.HostCheck{Spec: cfg.SandboxSpec()}.Probes()[:2]), err)
 	}
 	defer func() {
 		if err != nil {
 			engine.Close()
 		}
 	}()
-	if err := engine.CheckImage(ctx, cfg.Image); err != nil {
-		return nil, err
-	}
 	// Sandboxes must not reach the host's services or cloud metadata: no
-	// firewall, no platform. The classroom registry's port is the one
-	// exception.
+	// firewall, no sandbox (the guard below; the host checks say why). The
+	// classroom registry's port is the one exception.
 	fw := docker.Firewall(cfg.RegistryPort())
 	if err := firewall.Ensure(ctx, fw); err != nil {
-		return nil, fmt.Errorf("sandbox firewall: %w", err)
+		log.Error("the sandbox firewall cannot be installed; no sandbox starts until it is", "err", err)
 	}
 	// Before any sandbox is made: each gets the registry's name and mirror.
 	var reg *registry.Registry
@@ -179,7 +179,17 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		}
 		return labtest.Prepare(ctx, engine, sb, entry, 5*time.Minute)
 	}
+	// The host is proven before students use it (a canary sandbox
+	// included), and again while it fails: sandboxes start only on a host
+	// that passed.
+	host := preflight.NewMonitor(func(ctx context.Context) *preflight.Report {
+		return preflight.Run(ctx, hostProbes(cfg, course, engine, fw, reg))
+	}, log)
+	sandboxes.Broken = func(sandbox.Key, string) { host.Suspect() }
 	sandboxes.Guard = func(ctx context.Context) error {
+		if err := host.Gate(ctx); err != nil {
+			return err
+		}
 		if err := firewall.Verify(ctx, fw); err != nil {
 			log.Warn("sandbox firewall incomplete; reinstalling", "err", err)
 			return firewall.Ensure(ctx, fw)
@@ -192,9 +202,18 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	log.Info("sandboxes adopted", "adopted", adopted, "orphans_removed", reaped)
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	runDone := make(chan struct{})
+	runDone, hostDone := make(chan struct{}), make(chan struct{})
 	go func() { sandboxes.Run(runCtx); close(runDone) }()
-	stopRun := func() { cancelRun(); <-runDone } // Run writes last activity on its way out
+	go func() { host.Run(runCtx); close(hostDone) }()
+	// Run writes last activity on its way out; a canary is removed.
+	stopRun := func() { cancelRun(); <-runDone; <-hostDone }
+	go func() {
+		select {
+		case <-host.First():
+			printReport(stdout, "en", host.Report())
+		case <-runCtx.Done():
+		}
+	}()
 
 	srv = &server.Server{
 		Terminals:     terminal.NewRegistry(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
@@ -205,9 +224,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		Log:           log,
 		SecureCookies: cfg.SecureCookies,
 		PreviewDomain: cfg.PreviewDomain,
-		Sandbox: sandbox.Spec{Image: cfg.Image, Limits: sandbox.Limits{
-			MemoryBytes: cfg.MemoryMB << 20, CPUs: cfg.CPUs, Pids: cfg.Pids, OpenFiles: cfg.OpenFiles,
-		}},
+		Sandbox:       cfg.SandboxSpec(),
+		Host:          host,
 	}
 	if reg != nil {
 		srv.Registry = reg
@@ -231,7 +249,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		stopRun()
 		return nil, err
 	}
-	return &app{Server: srv, db: db, engine: engine, registry: reg, stopRun: stopRun}, nil
+	return &app{Server: srv, db: db, engine: engine, registry: reg, host: host, stopRun: stopRun}, nil
 }
 
 func loadCourse(dir string) (*content.Course, error) {

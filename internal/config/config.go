@@ -5,6 +5,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"handson/internal/sandbox"
 	"net"
 	"os"
 	"strconv"
@@ -117,6 +118,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("registry-upstream needs a registry (registry-addr)")
 	}
 	return nil
+}
+
+// SandboxSpec is the sandbox of a lab that names no image or resources.
+func (c Config) SandboxSpec() sandbox.Spec {
+	return sandbox.Spec{Image: c.Image, Limits: sandbox.Limits{
+		MemoryBytes: c.MemoryMB << 20, CPUs: c.CPUs, Pids: c.Pids, OpenFiles: c.OpenFiles,
+	}}
 }
 
 // RegistryPort is the port of RegistryAddr, the one host port sandboxes

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"sync"
 	"time"
 
 	"handson/internal/apperr"
+	"handson/internal/i18n"
 )
 
 // Policy says when sandboxes stop or go away, and how many start at once.
@@ -51,6 +53,7 @@ const (
 	KindStopped   = "stopped"
 	KindRemoved   = "removed"
 	KindDisk      = "disk"
+	KindFailed    = "failed" // its Docker cannot start; it is not restarted
 )
 
 // BusyError says too many sandboxes are starting; try again after RetryAfter.
@@ -60,7 +63,7 @@ func (e *BusyError) Error() string { return e.Unwrap().Error() }
 
 // Unwrap gives the user-safe message.
 func (e *BusyError) Unwrap() error {
-	return apperr.Errorf(apperr.Unavailable, "The server is starting many sandboxes right now. Trying again in %d s.", int(math.Ceil(e.RetryAfter.Seconds())))
+	return apperr.New(apperr.Unavailable, "sandbox.busy", int(math.Ceil(e.RetryAfter.Seconds())))
 }
 
 // Manager applies a Policy to an Engine's sandboxes, remembers them in a
@@ -70,6 +73,9 @@ type Manager struct {
 	// Guard, when set, must pass before any sandbox starts: the host's
 	// isolation (firewall rules) is in place, or no sandbox runs.
 	Guard func(ctx context.Context) error
+	// Broken, when set, hears of every sandbox found broken (a
+	// *BrokenError), once per start: the host may be at fault.
+	Broken func(key Key, cause string)
 	// Prepare, when set, readies a new sandbox for its lab (files, setup)
 	// once its Docker answers, before it counts as ready. Warm sandboxes
 	// are prepared when they are made (sb.Key has only the lab then).
@@ -86,7 +92,8 @@ type Manager struct {
 	active   map[Key]time.Time // activity not yet written to the registry
 	subs     map[Key]map[chan Event]struct{}
 	last     map[Key]lastEvent
-	failures map[Key]int   // probes failed in a row
+	failures map[Key]int    // probes failed in a row
+	broken   map[Key]string // sandboxes whose Docker cannot start, and why
 	startAvg time.Duration // moving average of start times, for RetryAfter
 	warmSpec map[string]Spec
 	warm     map[string][]string // lab → warm sandboxes ready to hand out
@@ -115,6 +122,7 @@ func NewManager(engine Engine, reg Registry, policy Policy, log *slog.Logger) *M
 		subs:     map[Key]map[chan Event]struct{}{},
 		last:     map[Key]lastEvent{},
 		failures: map[Key]int{},
+		broken:   map[Key]string{},
 		startAvg: 3 * time.Second,
 		warm:     map[string][]string{},
 	}
@@ -145,6 +153,9 @@ func (m *Manager) takeWarm(lab string) string {
 // whether it made one.
 func (m *Manager) fillWarm(ctx context.Context) bool {
 	if m.policy.WarmPool <= 0 || len(m.starts) > 0 {
+		return false
+	}
+	if m.guard(ctx) != nil { // no sandbox starts, warm ones neither
 		return false
 	}
 	m.mu.Lock()
@@ -215,11 +226,8 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 	// is most of a sandbox's start-up work.
 	release := func() {}
 	if st.State != Running {
-		if m.Guard != nil {
-			if err := m.Guard(ctx); err != nil {
-				m.log.Error("sandbox isolation is not in place; not starting sandboxes", "err", err)
-				return nil, nil, apperr.Errorf(apperr.Unavailable, "Sandboxes cannot start: the server's isolation is not in place. Please tell the administrator.")
-			}
+		if err := m.guard(ctx); err != nil {
+			return nil, nil, err
 		}
 		select {
 		case m.starts <- struct{}{}:
@@ -250,6 +258,9 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		defer release()
 		emit(Waiting)
 		err := m.engine.WaitReady(ctx, sb)
+		if err != nil {
+			err = m.checkBroken(key, err)
+		}
 		if err == nil && st.State == Missing && m.Prepare != nil {
 			if err = m.Prepare(ctx, sb); err != nil {
 				m.log.Error("prepare sandbox", "user", key.UserID, "lab", key.Lab, "err", err)
@@ -258,10 +269,13 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 				if rerr := m.engine.Remove(bg, key); rerr == nil {
 					m.reg.DeleteSandbox(bg, key)
 				}
-				err = apperr.Errorf(apperr.Unavailable, "Your sandbox could not be prepared for this lab. Please tell your instructor.")
+				err = apperr.New(apperr.Unavailable, "sandbox.unprepared")
 			}
 		}
 		if err == nil {
+			m.mu.Lock()
+			delete(m.broken, key)
+			m.mu.Unlock()
 			emit(Ready)
 			if st.State != Running {
 				m.mu.Lock()
@@ -300,6 +314,55 @@ func (m *Manager) claimWarm(ctx context.Context, key Key, emit func(Phase)) (*Sa
 	return sb, ready, true
 }
 
+// guard runs Guard: sandboxes start only when it passes. Its user-safe
+// answer (an *apperr.Error, such as "the lab machines are not ready") goes
+// to the student as it is.
+func (m *Manager) guard(ctx context.Context) error {
+	if m.Guard == nil {
+		return nil
+	}
+	err := m.Guard(ctx)
+	if err == nil {
+		return nil
+	}
+	var safe *apperr.Error
+	if errors.As(err, &safe) {
+		return err
+	}
+	m.log.Error("sandbox isolation is not in place; not starting sandboxes", "err", err)
+	return apperr.New(apperr.Unavailable, "sandbox.isolation")
+}
+
+// checkBroken turns a *BrokenError of key into what the student reads,
+// and marks key broken, telling Broken the first time; other errors pass.
+func (m *Manager) checkBroken(key Key, err error) error {
+	var b *BrokenError
+	if !errors.As(err, &b) {
+		return err
+	}
+	m.mu.Lock()
+	_, known := m.broken[key]
+	m.broken[key] = b.Cause
+	delete(m.failures, key)
+	m.mu.Unlock()
+	if !known {
+		m.log.Error("sandbox's Docker cannot start; not restarting it", "user", key.UserID, "lab", key.Lab, "cause", b.Cause)
+		m.publish(key, Event{Kind: KindFailed, Code: "broken", Message: i18n.T("en", "sandbox.broken")})
+		if m.Broken != nil {
+			m.Broken(key, b.Cause)
+		}
+	}
+	return apperr.New(apperr.Unavailable, "sandbox.broken")
+}
+
+// BrokenSandboxes lists the sandboxes whose Docker cannot start, with the
+// cause each found.
+func (m *Manager) BrokenSandboxes() map[Key]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.broken)
+}
+
 // Touch records activity: a keystroke or a check.
 func (m *Manager) Touch(key Key) {
 	m.mu.Lock()
@@ -315,6 +378,9 @@ func (m *Manager) Reset(ctx context.Context, key Key) error {
 	if err := m.reg.DeleteSandbox(ctx, key); err != nil {
 		return err
 	}
+	m.mu.Lock()
+	delete(m.broken, key)
+	m.mu.Unlock()
 	m.publish(key, Event{Kind: KindRemoved, Code: "reset", Message: "Your sandbox was reset: everything in it was deleted, and a fresh one starts."})
 	return nil
 }
@@ -541,6 +607,11 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 	// A fork bomb may leave the sandbox answering, slowly, with its
 	// process table full and a CPU busy: the probe counts that as failing.
 	if err := m.engine.Probe(ctx, r.Key); err != nil {
+		var b *BrokenError
+		if errors.As(err, &b) { // restarting would not help
+			m.checkBroken(r.Key, err)
+			return nil
+		}
 		m.mu.Lock()
 		m.failures[r.Key]++
 		n := m.failures[r.Key]
@@ -581,6 +652,11 @@ func (m *Manager) recover(ctx context.Context, key Key, why, code string) error 
 	delete(m.failures, key)
 	m.mu.Unlock()
 	if err := m.engine.Restart(ctx, key); err != nil {
+		var b *BrokenError
+		if errors.As(err, &b) {
+			m.checkBroken(key, err)
+			return nil
+		}
 		return err
 	}
 	m.publish(key, Event{Kind: KindRecovered, Code: "recovered." + code, Message: "Your sandbox " + why + " and was restarted. Your files are kept; containers you ran inside it were stopped."})

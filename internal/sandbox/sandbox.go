@@ -87,6 +87,16 @@ const (
 // busy for good.
 var ErrProcessesFull = errors.New("process table nearly full")
 
+// BrokenError says a sandbox's own Docker cannot start for a cause that
+// restarting the sandbox does not fix (a device the host keeps from it, a
+// daemon that dies at once): WaitReady and Probe answer it at once instead
+// of waiting, and the manager does not restart the sandbox in a loop.
+type BrokenError struct {
+	Cause string // what the sandbox found, in English, for operators
+}
+
+func (e *BrokenError) Error() string { return "the sandbox's Docker cannot start: " + e.Cause }
+
 // ErrNotRunning is what Addr answers for a sandbox that is stopped or missing.
 var ErrNotRunning = errors.New("sandbox is not running")
 
@@ -123,7 +133,8 @@ type Engine interface {
 	// needed; it returns once the sandbox runs, so a shell can open while
 	// the sandbox's own Docker is still starting.
 	Ensure(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error)
-	// WaitReady returns once the sandbox's own Docker answers.
+	// WaitReady returns once the sandbox's own Docker answers, or a
+	// *BrokenError as soon as the sandbox knows it never will.
 	WaitReady(ctx context.Context, sb *Sandbox) error
 	// Exec runs a command to completion.
 	Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error)
@@ -131,7 +142,7 @@ type Engine interface {
 	// size; env ("NAME=value") is added to its environment.
 	Shell(ctx context.Context, sb *Sandbox, cols, rows uint, env ...string) (TTY, error)
 	// Probe reports whether a running sandbox answers (its own Docker
-	// included) within a short time.
+	// included) within a short time; a *BrokenError when it never will.
 	Probe(ctx context.Context, key Key) error
 	// Stop stops the sandbox and keeps its files, so Ensure resumes it.
 	Stop(ctx context.Context, key Key) error

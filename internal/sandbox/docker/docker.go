@@ -33,7 +33,13 @@ const (
 	studentHome  = "/home/student"
 	dockerHost   = "DOCKER_HOST=unix:///run/user/1000/docker.sock"
 	readyCommand = "/usr/local/bin/handson-ready"
+	readyFailed  = 3 // handson-ready's exit code for "failed: CAUSE"
 )
+
+// broken is the *sandbox.BrokenError of handson-ready's "failed: CAUSE".
+func broken(output []byte) error {
+	return &sandbox.BrokenError{Cause: strings.TrimPrefix(string(bytes.TrimSpace(output)), "failed: ")}
+}
 
 // Labels that mark what the platform owns, so a restarted server can find it.
 const (
@@ -243,7 +249,7 @@ func (e *Engine) create(ctx context.Context, name, lab string, labels map[string
 	})
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return apperr.Errorf(apperr.Unavailable, "The sandbox image %s is not built on this server. Ask the administrator to run scripts/build-images.sh.", spec.Image)
+			return apperr.New(apperr.Unavailable, "sandbox.noimage", spec.Image)
 		}
 		return fmt.Errorf("create %s: %w", name, err)
 	}
@@ -285,6 +291,9 @@ func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 		if err == nil && res.ExitCode == 0 {
 			return nil
 		}
+		if err == nil && res.ExitCode == readyFailed {
+			return broken(res.Output)
+		}
 		if err != nil {
 			last = err.Error()
 		} else {
@@ -293,7 +302,7 @@ func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 		select {
 		case <-ctx.Done():
 			e.log.Warn("sandbox not ready", "sandbox", sb.Name, "last", last)
-			return apperr.Errorf(apperr.Unavailable, "Your sandbox did not become ready in time (%s). Try again in a moment.", last)
+			return apperr.New(apperr.Unavailable, "sandbox.notready")
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -333,7 +342,7 @@ func (e *Engine) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Comm
 	out := &capped{max: MaxOutput}
 	_, err = stdcopy.StdCopy(out, out, att.Reader)
 	if ctx.Err() != nil {
-		return nil, apperr.Errorf(apperr.Unavailable, "The command did not finish within %s.", cmd.Timeout)
+		return nil, apperr.New(apperr.Unavailable, "sandbox.timeout", cmd.Timeout)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("exec in %s: %w", sb.Name, err)
@@ -347,7 +356,7 @@ func (e *Engine) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Comm
 
 func execError(sb *sandbox.Sandbox, err error) error {
 	if cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
-		return apperr.Errorf(apperr.Unavailable, "Your sandbox is not running. Reload the page to start it again.")
+		return apperr.New(apperr.Unavailable, "sandbox.notrunning")
 	}
 	return fmt.Errorf("exec in %s: %w", sb.Name, err)
 }

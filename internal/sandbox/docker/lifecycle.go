@@ -61,7 +61,7 @@ func (e *Engine) Restart(ctx context.Context, key sandbox.Key) error {
 
 // healthScript is the image's readiness probe, then the sandbox's own view
 // of its pids cgroup (v1, else v2): exit 2 when 95% of the limit is used.
-const healthScript = readyCommand + ` || exit 1
+const healthScript = readyCommand + ` || exit $?
 for d in /sys/fs/cgroup/pids /sys/fs/cgroup; do
   [ -r $d/pids.max ] || continue
   read cur < $d/pids.current; read max < $d/pids.max
@@ -78,6 +78,8 @@ func (e *Engine) Probe(ctx context.Context, key sandbox.Key) error {
 	switch {
 	case err != nil:
 		return err
+	case res.ExitCode == readyFailed:
+		return broken(res.Output)
 	case res.ExitCode == 2:
 		return fmt.Errorf("%w: %s", sandbox.ErrProcessesFull, bytes.TrimSpace(res.Output))
 	case res.ExitCode != 0:
