@@ -94,7 +94,7 @@ type Manager struct {
 	last     map[Key]lastEvent
 	failures map[Key]int    // probes failed in a row
 	broken   map[Key]string // sandboxes whose Docker cannot start, and why
-	startAvg time.Duration // moving average of start times, for RetryAfter
+	startAvg time.Duration  // moving average of start times, for RetryAfter
 	warmSpec map[string]Spec
 	warm     map[string][]string // lab → warm sandboxes ready to hand out
 }
