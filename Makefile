@@ -16,6 +16,7 @@ run: deps images build
 test: deps images browser build
 	$(GO) vet ./...
 	scripts/course-images-smoke.sh
+	scripts/fresh-host-test.sh
 	./$(BIN) lab lint labs
 	$(GO) test -count=1 -timeout 30m ./...
 

@@ -348,3 +348,64 @@ func TestPrepareNewSandboxesOnly(t *testing.T) {
 		t.Errorf("removed %v: a half-prepared sandbox must go, so the next open starts over", removed)
 	}
 }
+
+// A sandbox whose Docker cannot start for a cause a restart does not fix
+// is marked failed with that cause: the student is told once, the hook
+// hears of it once, and the health sweep never restarts it in a loop. A
+// reset clears it.
+func TestBrokenIsNotRestarted(t *testing.T) {
+	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
+	var heard []string
+	m.Broken = func(k sandbox.Key, cause string) { heard = append(heard, cause) }
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	cause := "/dev/net/tun cannot be opened in the sandbox: it is mode 600 on the host"
+	fake.SetProbe(&sandbox.BrokenError{Cause: cause})
+
+	_, err := m.Open(ctx, alice, sandbox.Spec{}, nil)
+	if apperr.Code(err) != apperr.Unavailable || !strings.Contains(apperr.Text("ja", err), "サンドボックスの中の Docker を起動できませんでした") {
+		t.Fatalf("Open: %v (ja: %q), want the student's 'Docker could not start'", err, apperr.Text("ja", err))
+	}
+	if ev := next(t, events, sandbox.KindFailed); ev.Code != "broken" {
+		t.Errorf("event %+v, want code broken", ev)
+	}
+	for range 5 {
+		if err := m.Sweep(ctx, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, restarted, _ := fake.Calls(); len(restarted) != 0 {
+		t.Fatalf("restarted %v: a broken sandbox was restarted", restarted)
+	}
+	if len(heard) != 1 || heard[0] != cause {
+		t.Errorf("Broken heard %q, want the cause once", heard)
+	}
+	if got := m.BrokenSandboxes(); got[alice] != cause || len(got) != 1 {
+		t.Errorf("BrokenSandboxes = %v", got)
+	}
+	if err := m.Reset(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.BrokenSandboxes(); len(got) != 0 {
+		t.Errorf("after a reset: BrokenSandboxes = %v", got)
+	}
+	// Fixed: the next start is ready, and nothing is left marked.
+	fake.SetProbe(nil)
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The guard's user-safe answer reaches the student as it is; any other
+// error is the isolation message (and the details stay in the log).
+func TestGuardAnswers(t *testing.T) {
+	m, _, _ := newManager(t, sandbox.DefaultPolicy())
+	m.Guard = func(context.Context) error { return apperr.New(apperr.Unavailable, "host.notready") }
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); apperr.Text("en", err) != apperr.Text("en", apperr.New(apperr.Unavailable, "host.notready")) {
+		t.Errorf("host not ready: %v", err)
+	}
+	m.Guard = func(context.Context) error { return errors.New("iptables: chain DOCKER-USER missing") }
+	if _, err := m.Open(ctx, bob, sandbox.Spec{}, nil); !strings.Contains(apperr.Text("en", err), "isolation is not in place") {
+		t.Errorf("firewall missing: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -247,5 +248,33 @@ func TestPruneKeepsStoppedSandboxes(t *testing.T) {
 	}
 	if _, err := e.Ensure(ctx, key, spec, nil); err != nil {
 		t.Fatalf("the stopped sandbox does not start after Prune: %v", err)
+	}
+}
+
+// TestBrokenSandboxSaysWhy: a sandbox whose own dockerd dies at once (here
+// a daemon.json it cannot read) is reported broken, with the daemon's own
+// words, within seconds, by WaitReady and by Probe, instead of "not
+// answering" after the ready timeout.
+func TestBrokenSandboxSaysWhy(t *testing.T) {
+	key := sandbox.Key{UserID: 999003, Lab: "engine-broken"}
+	e := newEngine(t, key)
+	e.SandboxEnv = []string{`HANDSON_REGISTRY_MIRROR=x"y`} // the init writes it into daemon.json as is
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, err := ensureReady(ctx, e, key, spec, nil)
+	var b *sandbox.BrokenError
+	if !errors.As(err, &b) {
+		t.Fatalf("WaitReady: %v, want a *sandbox.BrokenError", err)
+	}
+	t.Logf("broken after %s: %s", time.Since(start).Round(time.Millisecond), b.Cause)
+	if !strings.Contains(b.Cause, "dockerd exited 3 times") || !strings.Contains(b.Cause, "unable to configure the Docker daemon") {
+		t.Errorf("cause %q: want the deaths counted and dockerd's own error", b.Cause)
+	}
+	if time.Since(start) > e.readyTimeout/2 {
+		t.Errorf("took %s: the broken sandbox was waited for like a slow one", time.Since(start))
+	}
+	if err := e.Probe(ctx, key); !errors.As(err, &b) {
+		t.Errorf("Probe: %v, want a *sandbox.BrokenError", err)
 	}
 }

@@ -108,12 +108,14 @@ func daemonHost() string {
 func checkDevices(paths []string) preflight.Check {
 	for _, p := range paths {
 		var st syscall.Stat_t
-		if err := syscall.Stat(p, &st); err != nil {
-			return preflight.Check{Status: preflight.Fail, Key: "preflight.devices.fail", Args: []any{p, "missing"},
-				Fix: "preflight.devices.fix", Detail: err.Error()}
+		if err := syscall.Stat(p, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFCHR {
+			c := preflight.Check{Status: preflight.Fail, Key: "preflight.devices.missing", Args: []any{p}, Fix: "preflight.devices.fix"}
+			if err != nil {
+				c.Detail = err.Error()
+			}
+			return c
 		}
-		mode := os.FileMode(st.Mode & 0o777)
-		if st.Mode&syscall.S_IFMT != syscall.S_IFCHR || mode&0o006 != 0o006 {
+		if mode := os.FileMode(st.Mode & 0o777); mode&0o006 != 0o006 {
 			return preflight.Check{Status: preflight.Fail, Key: "preflight.devices.fail", Args: []any{p, fmt.Sprintf("%04o", uint32(mode))},
 				Fix: "preflight.devices.fix"}
 		}
