@@ -46,6 +46,14 @@ func RequireDocker(tb testing.TB) {
 	}
 	if _, err := cli.ImageInspect(ctx, SandboxImage); err != nil {
 		missing(tb, "sandbox image %s is not built: %v (run scripts/build-images.sh)", SandboxImage, err)
+		return
+	}
+	// A sandbox on a host whose devices it cannot open would only time out.
+	for _, d := range []string{"/dev/net/tun", "/dev/fuse"} {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o006 != 0o006 {
+			missing(tb, "%s is mode %04o: sandboxes cannot start their Docker (run scripts/host-setup.sh)", d, st.Mode().Perm())
+			return
+		}
 	}
 }
 
