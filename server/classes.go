@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,17 +78,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return s.startSession(w, r, u, "/labs")
 }
 
-func validUsername(name string) bool {
-	if len(name) < 3 || len(name) > 32 {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// usernamePattern is the rule for a new username: 3 to 32 letters, digits,
+// '.', '_' or '-'. The register page gives it to the browser as the input's
+// pattern attribute, which browsers compile with the RegExp v flag: there a
+// '-' in a class must be escaped, or the pattern is invalid and ignored.
+// The same text, anchored, is the server's check (RE2 takes the escape too).
+const usernamePattern = `[A-Za-z0-9._\-]{3,32}`
+
+var usernameRe = regexp.MustCompile(`^(?:` + usernamePattern + `)$`)
+
+func validUsername(name string) bool { return usernameRe.MatchString(name) }
 
 // teacher runs h only for instructors and admins.
 func (s *Server) teacher(h handler) handler {

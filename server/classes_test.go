@@ -87,6 +87,20 @@ func TestRegisterWithJoinCode(t *testing.T) {
 	}
 }
 
+// The username rule is one pattern, for the server and the browser.
+func TestValidUsername(t *testing.T) {
+	for name, want := range map[string]bool{
+		"abc": true, "a.b_c-d": true, "-ab": true, "20s1001": true, "ABC": true,
+		strings.Repeat("a", 32): true, strings.Repeat("a", 33): false,
+		"ab": false, "": false, "a b": false, "abc\n": false, "\nabc": false,
+		"<script>": false, "yamada太郎": false, "a/b": false, "a\\-b": false,
+	} {
+		if got := validUsername(name); got != want {
+			t.Errorf("validUsername(%q) = %t, want %t", name, got, want)
+		}
+	}
+}
+
 // Every denial is tried: students see no class pages, instructors only
 // their classes.
 func TestClassPermissions(t *testing.T) {

@@ -218,7 +218,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "tokens", "status", "error"} {
-		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(template.FuncMap{"t": tr, "usernamePattern": func() string { return usernamePattern }}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)
 		}
