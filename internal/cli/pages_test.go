@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -226,5 +230,179 @@ func TestLoginPagesBrowser(t *testing.T) {
 	problems.mu.Unlock()
 	if !slices.Contains(icons, "200 /favicon.svg") {
 		t.Errorf("the favicon's answers: %q, want 200 /favicon.svg", icons)
+	}
+}
+
+// barLab has a Preview form with two port links: the widest terminal bar.
+const barLab = "build-image"
+
+// barLayout is the lab page's terminal bar as the browser laid it out.
+type barLayout struct {
+	State        string  `json:"state"` // .terminal-status[data-state]
+	Text         string  `json:"text"`  // and its text
+	ScrollWidth  float64 `json:"scrollWidth"`
+	ClientWidth  float64 `json:"clientWidth"`
+	ScrollHeight float64 `json:"scrollHeight"`
+	ClientHeight float64 `json:"clientHeight"`
+	Status       barBox  `json:"status"`
+	Content      barBox  `json:"content"` // the status's text and button
+	Pane         barBox  `json:"pane"`    // .terminal-pane
+	// Lines of text in each button of the bar, by its text: a squeezed
+	// button breaks its word over several.
+	ButtonLines map[string]int     `json:"buttonLines"`
+	Others      map[string]*barBox `json:"others"` // the bar's other parts, by selector; nil: absent
+}
+
+type barBox struct{ Left, Top, Right, Bottom float64 }
+
+func (b barBox) String() string {
+	return fmt.Sprintf("(%.0f,%.0f)-(%.0f,%.0f)", b.Left, b.Top, b.Right, b.Bottom)
+}
+
+// overlaps reports whether two boxes share an area (touching edges do not).
+func (b barBox) overlaps(o barBox) bool {
+	const eps = 0.5 // subpixel layout
+	return b.Left < o.Right-eps && o.Left < b.Right-eps && b.Top < o.Bottom-eps && o.Top < b.Bottom-eps
+}
+
+func (b barBox) inside(o barBox) bool {
+	const eps = 0.5
+	return b.Left >= o.Left-eps && b.Right <= o.Right+eps && b.Top >= o.Top-eps && b.Bottom <= o.Bottom+eps
+}
+
+// barSelectors are the parts of the bar the status must leave alone.
+var barSelectors = []string{".terminal-tabs", ".terminal-tools", ".terminal-badges", ".preview-label", "form.preview", ".sandbox-reset"}
+
+const barLayoutJS = `((selectors) => {
+  const box = (r) => ({Left: r.left, Top: r.top, Right: r.right, Bottom: r.bottom});
+  const status = document.querySelector('.terminal-status');
+  const range = document.createRange();
+  range.selectNodeContents(status);
+  const others = {};
+  for (const s of selectors) {
+    const e = document.querySelector('.terminal-bar ' + s);
+    // An empty part (no badge shown) has no box to run into.
+    others[s] = e && e.getClientRects().length && e.getBoundingClientRect().width > 0 ? box(e.getBoundingClientRect()) : null;
+  }
+  return {
+    state: status.dataset.state || '', text: status.textContent,
+    scrollWidth: status.scrollWidth, clientWidth: status.clientWidth,
+    scrollHeight: status.scrollHeight, clientHeight: status.clientHeight,
+    status: box(status.getBoundingClientRect()), content: box(range.getBoundingClientRect()),
+    pane: box(document.querySelector('.terminal-pane').getBoundingClientRect()),
+    others,
+    buttonLines: Object.fromEntries(Array.from(document.querySelectorAll('.terminal-bar button, .terminal-bar a')).map((e) => {
+      const r = document.createRange();
+      r.selectNodeContents(e);
+      const tops = new Set(Array.from(r.getClientRects()).map((c) => Math.round(c.top)));
+      return [e.textContent.trim(), tops.size];
+    })),
+  };
+})(%s)`
+
+func readBar(b *e2eBrowser) barLayout {
+	b.t.Helper()
+	sel, _ := json.Marshal(barSelectors)
+	return e2eRun(b, "read the terminal bar", chromedp.Evaluate[barLayout](fmt.Sprintf(barLayoutJS, sel)))
+}
+
+// problems lists what is wrong with the bar: the status running into
+// another part, its text cut, a part outside the pane.
+func (l barLayout) problems() []string {
+	var out []string
+	for _, s := range barSelectors {
+		o := l.Others[s]
+		if o == nil {
+			if s != ".terminal-badges" { // shown only when recording
+				out = append(out, fmt.Sprintf("the bar has no %s", s))
+			}
+			continue
+		}
+		if l.Status.overlaps(*o) {
+			out = append(out, fmt.Sprintf("the status %s overlaps %s %s", l.Status, s, o))
+		}
+		if !o.inside(l.Pane) {
+			out = append(out, fmt.Sprintf("%s %s is not inside the pane %s", s, o, l.Pane))
+		}
+	}
+	if l.ScrollWidth > l.ClientWidth || l.ScrollHeight > l.ClientHeight {
+		out = append(out, fmt.Sprintf("the status's text is cut: scroll %.0f×%.0f > client %.0f×%.0f", l.ScrollWidth, l.ScrollHeight, l.ClientWidth, l.ClientHeight))
+	}
+	if !l.Content.inside(l.Status) {
+		out = append(out, fmt.Sprintf("the status's text %s runs out of its box %s", l.Content, l.Status))
+	}
+	for text, n := range l.ButtonLines {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("the button %q is squeezed onto %d lines", text, n))
+		}
+	}
+	if !l.Status.inside(l.Pane) {
+		out = append(out, fmt.Sprintf("the status %s is not inside the pane %s", l.Status, l.Pane))
+	}
+	return out
+}
+
+// TestTerminalBarLayout opens a lab in Japanese at 1400×900 and other common
+// widths: the terminal bar's status never runs into the Preview form or
+// the Reset button, and its text is never cut — neither the ready message
+// nor the longest one (the disk news, with a Reconnect button), which
+// wrap instead. The page has no console error or failed request either.
+func TestTerminalBarLayout(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	p := startFakePlatform(t)
+	id := p.student("bar-student", "bar-password-7", "ja")
+	b := newE2EBrowser(t, chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.dump(p.logs)
+		}
+	})
+	resize := func(w, h int64) {
+		b.do(fmt.Sprintf("resize to %d×%d", w, h), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: w, Height: h, DeviceScaleFactor: 1})
+			return err
+		}))
+	}
+	problems := watchProblems(b)
+	resize(1400, 900)
+	b.do("open the login page", chromedp.Navigate(p.srv.URL()+"/login"))
+	b.do("log in",
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "bar-student"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "bar-password-7"),
+		chromedp.Click(chromedp.CSS(`main.login button[type=submit]`)),
+	)
+	waitJS(t, b, "the labs page", `location.pathname === '/labs'`, 10*time.Second)
+	b.do("open the lab", chromedp.Navigate(p.srv.URL()+"/labs/"+barLab))
+	waitJS(t, b, "the sandbox ready", `(() => { const s = document.querySelector('.terminal-status'); return s.dataset.state === 'ready' && s.textContent === 'サンドボックスの準備ができました。'; })()`, 20*time.Second)
+
+	check := func(what string) {
+		t.Helper()
+		for _, w := range []int64{1400, 1280, 1366, 1536, 1920, 1024, 800, 480} {
+			resize(w, 900)
+			l := readBar(b)
+			if pr := l.problems(); len(pr) > 0 {
+				png := e2eRun(b, "screenshot", chromedp.CaptureScreenshot())
+				name := filepath.Join(os.TempDir(), fmt.Sprintf("handson-terminal-bar-%d-%d.png", w, os.Getpid()))
+				os.WriteFile(name, png, 0o644)
+				t.Errorf("%s at %d px (screenshot %s), status %q (%s):\n%s", what, w, name, l.Text, l.State, strings.Join(pr, "\n"))
+				continue
+			}
+			t.Logf("%s at %d px: status %s, %.0f px high", what, w, l.Status, l.Status.Bottom-l.Status.Top)
+		}
+		resize(1400, 900)
+	}
+	check("the ready message")
+
+	// The disk news ends the session: the longest status, with a button
+	// (i18n's TestDiskNewsIsTheLongestStatus keeps it the longest).
+	key := sandbox.Key{UserID: id, Lab: barLab}
+	p.fake.Set(key, func(st *sandbox.Status) { st.DiskBytes = 6 << 30 })
+	if err := p.sandboxes.Sweep(context.Background(), true); err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	waitJS(t, b, "the disk news in the status", `(() => { const s = document.querySelector('.terminal-status'); return s.dataset.state === 'closed' && s.textContent.includes('ディスク使用量が 6.0 GiB') && !!s.querySelector('.terminal-reconnect'); })()`, 20*time.Second)
+	check("the disk news")
+	if l := problems.take(); len(l) > 0 {
+		t.Errorf("the lab page: %d problems:\n%s", len(l), strings.Join(l, "\n"))
 	}
 }
