@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -77,17 +78,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	return s.startSession(w, r, u, "/labs")
 }
 
-func validUsername(name string) bool {
-	if len(name) < 3 || len(name) > 32 {
-		return false
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// usernamePattern is the rule for a new username: 3 to 32 letters, digits,
+// '.', '_' or '-'. The register page gives it to the browser as the input's
+// pattern attribute, which browsers compile with the RegExp v flag: there a
+// '-' in a class must be escaped, or the pattern is invalid and ignored.
+// The same text, anchored, is the server's check (RE2 takes the escape too).
+const usernamePattern = `[A-Za-z0-9._\-]{3,32}`
+
+var usernameRe = regexp.MustCompile(`^(?:` + usernamePattern + `)$`)
+
+func validUsername(name string) bool { return usernameRe.MatchString(name) }
 
 // teacher runs h only for instructors and admins.
 func (s *Server) teacher(h handler) handler {
@@ -452,7 +452,7 @@ func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
 	header := []string{"username", "name", "email"}
 	total := 0
 	for _, l := range d.Labs {
-		header = append(header, l.ID)
+		header = append(header, csvText(l.ID))
 		total += len(l.Steps)
 	}
 	header = append(header, "points", "max_points", "score", "last_passed_at")
@@ -461,7 +461,7 @@ func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
 	cw := csv.NewWriter(w)
 	cw.Write(header)
 	for _, st := range d.Students {
-		row := []string{st.Username, st.DisplayName, st.Email}
+		row := []string{csvText(st.Username), csvText(st.DisplayName), csvText(st.Email)}
 		i := 0
 		for _, l := range d.Labs {
 			n := 0
@@ -486,6 +486,18 @@ func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvText makes text that people wrote (names, emails, lab ids) safe for
+// a spreadsheet cell: a cell that begins with = + - @, a tab or a carriage
+// return is run as a formula (=HYPERLINK… in a display name), so it gets
+// a leading ' that makes it text (OWASP, "CSV Injection"). Numbers the
+// platform writes itself do not go through it.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // labStats is a lab's picture for a class: how many finished and when,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +83,20 @@ func TestRegisterWithJoinCode(t *testing.T) {
 	} {
 		if res, _ := postForm(t, client(), e.url+"/register", bad); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("register %v: %d, want 400", bad, res.StatusCode)
+		}
+	}
+}
+
+// The username rule is one pattern, for the server and the browser.
+func TestValidUsername(t *testing.T) {
+	for name, want := range map[string]bool{
+		"abc": true, "a.b_c-d": true, "-ab": true, "20s1001": true, "ABC": true,
+		strings.Repeat("a", 32): true, strings.Repeat("a", 33): false,
+		"ab": false, "": false, "a b": false, "abc\n": false, "\nabc": false,
+		"<script>": false, "yamada太郎": false, "a/b": false, "a\\-b": false,
+	} {
+		if got := validUsername(name); got != want {
+			t.Errorf("validUsername(%q) = %t, want %t", name, got, want)
 		}
 	}
 }
@@ -181,6 +196,68 @@ func TestRosterPasswordAndGrades(t *testing.T) {
 	}
 	if rows[1][7] == "" && rows[2][7] == "" {
 		t.Error("no completion time for alice")
+	}
+}
+
+// A cell of the grades CSV that a student wrote and that a spreadsheet
+// would run as a formula starts with a ' (OWASP "CSV Injection"); other
+// text and the platform's numbers are as they are.
+func TestGradesNeutraliseFormulas(t *testing.T) {
+	e, class := classEnv(t)
+	ctx := context.Background()
+	tests := []struct {
+		name                  string
+		username, shown, mail string   // as the student wrote them
+		want                  []string // username, name, email cells
+	}{
+		{"plain", "carol", "Carol Smith", "carol@example.ac.jp", []string{"carol", "Carol Smith", "carol@example.ac.jp"}},
+		{"japanese", "20s1002", "山田 花子", "", []string{"20s1002", "山田 花子", ""}},
+		{"inner signs", "dave.x", "Dave = Bob + 1 - 2 @home", "d+tag@example.org", []string{"dave.x", "Dave = Bob + 1 - 2 @home", "d+tag@example.org"}},
+		{"hyperlink", "eve", `=HYPERLINK("http://evil.example","x")`, "", []string{"eve", `'=HYPERLINK("http://evil.example","x")`, ""}},
+		{"plus", "frank", "+1+1", "+cmd@example.org", []string{"frank", "'+1+1", "'+cmd@example.org"}},
+		{"minus", "-grace", "-2+3", "", []string{"'-grace", "'-2+3", ""}},
+		{"at", "heidi", "@SUM(1+1)", "@example.org", []string{"heidi", "'@SUM(1+1)", "'@example.org"}},
+		{"tab", "ivan", "\t=1+1", "", []string{"ivan", "'\t=1+1", ""}},
+		{"carriage return", "judy", "\r=1+1", "", []string{"judy", "'\r=1+1", ""}},
+	}
+	for _, tc := range tests {
+		u := &store.User{Username: tc.username, DisplayName: tc.shown, Email: tc.mail, PasswordHash: "x"}
+		if err := e.db.CreateUser(ctx, u); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := e.db.Join(ctx, class.ID, u.ID, store.RoleStudent); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+	}
+	res, body := get(t, e.login(t, "teacher"), e.url+"/classes/"+itoa(class.ID)+"/grades.csv")
+	if res.StatusCode != 200 {
+		t.Fatalf("grades: %d", res.StatusCode)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("grades CSV: %v\n%s", err, body)
+	}
+	if got, want := strings.Join(rows[0], ","), "username,name,email,demo,points,max_points,score,last_passed_at"; got != want {
+		t.Errorf("header %q, want %q", got, want)
+	}
+	byUser := map[string][]string{}
+	for _, row := range rows[1:] {
+		byUser[row[0]] = row
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row, ok := byUser[tc.want[0]]
+			if !ok {
+				t.Fatalf("no row with username cell %q in\n%s", tc.want[0], body)
+			}
+			if got := row[:3]; !slices.Equal(got, tc.want) {
+				t.Errorf("cells %q, want %q", got, tc.want)
+			}
+			// The platform's numbers: no step passed of the demo's one.
+			if got, want := row[3:7], []string{"0", "0", "1", "0.000"}; !slices.Equal(got, want) {
+				t.Errorf("numbers %q, want %q", got, want)
+			}
+		})
 	}
 }
 

@@ -153,6 +153,13 @@ func (s *Server) Handler() (http.Handler, error) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Write(highlight)
 	})
+	for _, icon := range []struct{ name, contentType string }{{"favicon.ico", "image/x-icon"}, {"favicon.svg", "image/svg+xml"}} {
+		b, err := fs.ReadFile(frontend.Icons, icon.name)
+		if err != nil {
+			return nil, fmt.Errorf("icon missing: %w", err)
+		}
+		mux.Handle("GET /"+icon.name, staticFile(b, icon.contentType))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("GET /login", s.page(s.loginPage))
 	mux.Handle("POST /login", s.page(s.login))
@@ -218,13 +225,22 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "tokens", "status", "error"} {
-		t, err := template.New(name).Funcs(template.FuncMap{"t": tr}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(template.FuncMap{"t": tr, "usernamePattern": func() string { return usernamePattern }}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)
 		}
 		s.pages[name] = t
 	}
 	return nil
+}
+
+// staticFile serves content that changes only with a release.
+func staticFile(content []byte, contentType string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.Write(content)
+	})
 }
 
 // securityHeaders keeps the platform's pages out of frames and stops

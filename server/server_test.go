@@ -605,3 +605,24 @@ func TestEventText(t *testing.T) {
 		}
 	}
 }
+
+// The favicon is served, so that no page asks for something that is not
+// there (a browser asks /favicon.ico of every site).
+func TestFavicon(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ path, contentType, starts string }{
+		{"/favicon.ico", "image/x-icon", "\x00\x00\x01\x00"},
+		{"/favicon.svg", "image/svg+xml", "<svg "},
+	} {
+		res, body := get(t, client(), e.url+tc.path)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != tc.contentType || !strings.HasPrefix(body, tc.starts) {
+			t.Errorf("GET %s: %d %q, body %.20q", tc.path, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
+	_, page := get(t, client(), e.url+"/login")
+	for _, link := range []string{`<link rel="icon" href="/favicon.ico" sizes="32x32">`, `<link rel="icon" href="/favicon.svg" type="image/svg+xml">`} {
+		if !strings.Contains(page, link) {
+			t.Errorf("the login page lacks %s", link)
+		}
+	}
+}

@@ -17,6 +17,7 @@ var catalog = map[string]map[string]string{
 	"register.title":    {"en": "Join a class", "ja": "クラスに参加"},
 	"register.code":     {"en": "Join code", "ja": "参加コード"},
 	"register.name":     {"en": "Your name", "ja": "お名前"},
+	"register.username": {"en": "3 to 32 letters, digits, '.', '_' or '-'", "ja": "英数字と . _ - で 3〜32 文字"},
 	"register.submit":   {"en": "Create account", "ja": "アカウントを作成"},
 	"register.have":     {"en": "Already have an account?", "ja": "アカウントをお持ちの方は"},
 	"labs.title":        {"en": "Labs", "ja": "演習"},

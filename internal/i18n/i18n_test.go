@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var verb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]`)
@@ -57,6 +58,20 @@ func TestT(t *testing.T) {
 	} {
 		if got := T(c.lang, c.key, c.args...); got != c.want {
 			t.Errorf("T(%s, %s, %v) = %q, want %q", c.lang, c.key, c.args, got, c.want)
+		}
+	}
+}
+
+// The disk news is the longest text the terminal bar's status shows (the
+// sandbox's news and errors, sandbox.* and host.*): internal/cli's
+// TestTerminalBarLayout lays it out as the worst case.
+func TestDiskNewsIsTheLongestStatus(t *testing.T) {
+	for _, l := range Langs {
+		disk := utf8.RuneCountInString(catalog["sandbox.disk"][l])
+		for key, m := range catalog {
+			if n := utf8.RuneCountInString(m[l]); (strings.HasPrefix(key, "sandbox.") || strings.HasPrefix(key, "host.")) && n > disk {
+				t.Errorf("%s: %s (%d characters) is longer than sandbox.disk (%d): lay it out in TestTerminalBarLayout", l, key, n, disk)
+			}
 		}
 	}
 }
