@@ -41,7 +41,12 @@ const (
 	pingInterval = 20 * time.Second
 	readTimeout  = 2 * pingInterval
 	writeTimeout = 10 * time.Second
-	sizeWait     = 2 * time.Second // how long to wait for a first frame / the size
+	// How long to wait for a client's first frame (its Hello): a client
+	// that sends none is an old one, whose session ends with its websocket.
+	// Our page sends it at once, but a loaded machine (a class starting,
+	// CI) was seen to deliver it after more than 2 s: its resumable session
+	// was then taken for an old client's and lost on the next reload.
+	sizeWait = 10 * time.Second
 )
 
 // conn is one websocket: a reader of the client's frames (in order) and
