@@ -3,8 +3,6 @@
 // format for instructors.
 package content
 
-import "handson/internal/sandbox"
-
 // Lab is one hands-on lab in one language.
 type Lab struct {
 	ID       string
@@ -76,23 +74,4 @@ func (l *Lab) at(key string) (line, col int) {
 		return p.line, p.col
 	}
 	return 2, 1
-}
-
-// Sandbox is the sandbox this lab runs in: its image and resources over
-// base, the platform's.
-func (l *Lab) Sandbox(base sandbox.Spec) sandbox.Spec {
-	spec := base
-	if l.Image != "" {
-		spec.Image = l.Image
-	}
-	if r := l.Resources; r.MemoryBytes > 0 {
-		spec.Limits.MemoryBytes = r.MemoryBytes
-	}
-	if r := l.Resources; r.CPUs > 0 {
-		spec.Limits.CPUs = r.CPUs
-	}
-	if r := l.Resources; r.Pids > 0 {
-		spec.Limits.Pids = r.Pids
-	}
-	return spec
 }

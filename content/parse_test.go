@@ -15,7 +15,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"handson/internal/sandbox"
 	"handson/labs"
 )
 
@@ -527,18 +526,5 @@ func TestDocExamples(t *testing.T) {
 				t.Errorf("%s: the example has problems:\n%v", doc, err)
 			}
 		}
-	}
-}
-
-func TestLabSandbox(t *testing.T) {
-	base := sandbox.Spec{Image: "base", Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 8192}}
-	lab := &Lab{Image: "other", Resources: Resources{MemoryBytes: 2 << 30, Pids: 1024}}
-	got := lab.Sandbox(base)
-	want := sandbox.Spec{Image: "other", Limits: sandbox.Limits{MemoryBytes: 2 << 30, CPUs: 1, Pids: 1024, OpenFiles: 8192}}
-	if got != want {
-		t.Errorf("Sandbox = %+v, want %+v", got, want)
-	}
-	if (&Lab{}).Sandbox(base) != base {
-		t.Error("a lab without settings changed the platform's spec")
 	}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the platform benchmarks (internal/cli/bench_test.go) against the real
+# Runs the platform benchmarks (tests/bench_test.go) against the real
 # Docker daemon and prints the results as a Markdown table on stdout; the
 # go test output goes to stderr. Needs what `make bench` builds first
 # (deps, images, build). Takes about 10-15 minutes on 2 cores.
@@ -45,7 +45,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cmd=("$GO" test ./internal/cli -run '^$' -bench "$BENCH" -benchtime 1x -count=1 -timeout "$TIMEOUT")
+cmd=("$GO" test ./tests -run '^$' -bench "$BENCH" -benchtime 1x -count=1 -timeout "$TIMEOUT")
 # The command line as it can be pasted into a shell.
 quote() { case $1 in *[!A-Za-z0-9_./=:,-]*) printf "'%s'" "$1" ;; *) printf '%s' "$1" ;; esac; }
 cmdline="HANDSON_BENCH=1"

@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 
-	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/sandbox"
 	"handson/internal/store"
@@ -20,14 +19,13 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 		return apperr.Errorf(apperr.NotFound, "This step has no check.")
 	}
 	u := userOf(r)
-	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.Spec(lab), nil)
+	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.Labs.Spec(lab), nil)
 	if err != nil {
 		return err
 	}
-	// Checks are written once for all languages; HANDSON_LANG lets one
-	// answer in the student's. HANDSON_USER names the student's registry
-	// namespace ($REGISTRY/$HANDSON_USER/…).
-	res, err := s.Grader.Check(r.Context(), sb, step.Check, "HANDSON_LANG="+lab.Lang, handsonUser(u))
+	// HANDSON_USER names the student's registry namespace
+	// ($REGISTRY/$HANDSON_USER/…).
+	res, err := s.Labs.Check(r.Context(), sb, lab, step, handsonUser(u))
 	if err != nil {
 		return err
 	}
@@ -51,7 +49,3 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	})
 	return nil
 }
-
-// Spec is the sandbox a lab runs in: the platform's, with the lab's image
-// and resources.
-func (s *Server) Spec(lab *content.Lab) sandbox.Spec { return lab.Sandbox(s.Sandbox) }

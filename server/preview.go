@@ -468,7 +468,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request) {
 		s.previewPage(w, http.StatusForbidden, previewPageData{Lang: g.lang, State: "forbidden", Title: tr(g.lang, "preview.forbidden.title"), Message: tr(g.lang, "preview.forbidden")})
 		return
 	}
-	addr, err := s.Sandboxes.Engine().Addr(r.Context(), g.key)
+	addr, err := s.Sandboxes.Addr(r.Context(), g.key)
 	if errors.Is(err, sandbox.ErrNotRunning) {
 		s.previewPage(w, http.StatusServiceUnavailable, previewPageData{Lang: g.lang, State: "stopped", Retry: previewRetry, LabURL: g.labURL,
 			Title: tr(g.lang, "preview.stopped.title"), Message: tr(g.lang, "preview.stopped")})

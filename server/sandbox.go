@@ -17,7 +17,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	st, err := s.Sandboxes.Engine().Status(r.Context(), key, false)
+	st, err := s.Sandboxes.Status(r.Context(), key)
 	if err != nil {
 		return err
 	}

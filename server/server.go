@@ -19,7 +19,7 @@ import (
 
 	"handson/content"
 	"handson/frontend"
-	"handson/internal/grading"
+	"handson/internal/labrun"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/terminal"
@@ -30,9 +30,8 @@ type Server struct {
 	Store     *store.DB
 	Course    *content.Course // the course at start; SetCourse replaces it
 	Sandboxes *sandbox.Manager
-	Grader    *grading.Grader
+	Labs      *labrun.Runner // runs checks; knows the sandbox of each lab
 	Log       *slog.Logger
-	Sandbox   sandbox.Spec // image and limits used when a lab names none
 	// Registry is the classroom registry; nil when the server runs none.
 	Registry Registry
 	// Host says whether the host can run sandboxes; nil: assume it can.

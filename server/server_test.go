@@ -20,8 +20,8 @@ import (
 
 	"handson/content"
 	"handson/internal/auth"
-	"handson/internal/grading"
 	"handson/internal/i18n"
+	"handson/internal/labrun"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/sandboxtest"
 	"handson/internal/store"
@@ -53,11 +53,11 @@ func newEnvWith(t *testing.T, setup func(*Server)) *env {
 	}
 	fake := &sandboxtest.Fake{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sandboxes := sandbox.NewManager(fake, db, sandbox.DefaultPolicy(), log)
 	srv := &Server{
-		Store: db, Course: course, Sandboxes: sandbox.NewManager(fake, db, sandbox.DefaultPolicy(), log),
-		Grader:  &grading.Grader{Engine: fake},
-		Log:     log,
-		Sandbox: sandbox.Spec{Image: "img"},
+		Store: db, Course: course, Sandboxes: sandboxes,
+		Labs: &labrun.Runner{Exec: sandboxes, Base: sandbox.Spec{Image: "img"}},
+		Log:  log,
 	}
 	if setup != nil {
 		setup(srv)

@@ -48,7 +48,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		return s.viewTerminal(w, r, lab.ID, tab)
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	spec := s.Spec(lab)
+	spec := s.Labs.Spec(lab)
 	// Recorded when the server keeps recordings and the lab or one of the
 	// student's classes asks for it; the page shows a REC badge then.
 	record := false
@@ -73,16 +73,12 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	var ready <-chan error
 	lang := s.uiLang(r) // of the student who opens it; a session's later news stays in it
 	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
-		sb, dockerReady, err := s.Sandboxes.Start(ctx, key, spec, func(p sandbox.Phase) {
+		tty, dockerReady, err := s.Sandboxes.Shell(ctx, key, spec, cols, rows, func(p sandbox.Phase) {
 			if p == sandbox.Creating || p == sandbox.Starting {
 				status("starting", tr(lang, phaseText[p]))
 			}
-		})
-		var tty sandbox.TTY
-		if err == nil {
-			ready = dockerReady
-			tty, err = s.Sandboxes.Engine().Shell(ctx, sb, cols, rows, handsonUser(userOf(r)))
-		}
+		}, handsonUser(userOf(r)))
+		ready = dockerReady
 		if err != nil {
 			s.logError(r, err)
 			return nil, errors.New(errText(lang, err)) // the browser sees only the safe message

@@ -16,8 +16,9 @@ import (
 
 	"handson/content"
 	"handson/internal/config"
-	"handson/internal/grading"
+	"handson/internal/labrun"
 	"handson/internal/labtest"
+	"handson/internal/platform"
 	"handson/server"
 )
 
@@ -129,11 +130,11 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 	var opts labtest.Options
 	fl.BoolVar(&opts.Keep, "keep", false, "leave each lab's sandbox running afterwards, to look inside")
 	fl.StringVar(&opts.Step, "step", "", "stop after step `ID` (or LAB/ID); only labs with that step are tested")
-	fl.DurationVar(&opts.ScriptTimeout, "script-timeout", labtest.DefaultScriptTimeout, "time a setup or solve script may run")
+	scriptTimeout := fl.Duration("script-timeout", labrun.DefaultScriptTimeout, "time a setup or solve script may run")
 	fl.BoolVar(&opts.Verbose, "v", false, "print every phase of every step with the scripts' output")
 	junit := fl.String("junit", "", "also write a JUnit XML report to `FILE` (for CI)")
-	timeout := fl.Duration("timeout", cfg.CheckTimeout, "time a check may run (as handson serve -check-timeout)")
-	image := fl.String("image", cfg.Image, "sandbox image of labs that name none (HANDSON_IMAGE)")
+	fl.DurationVar(&cfg.CheckTimeout, "timeout", cfg.CheckTimeout, "time a check may run (as handson serve -check-timeout)")
+	fl.StringVar(&cfg.Image, "image", cfg.Image, "sandbox image of labs that name none (HANDSON_IMAGE)")
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: handson lab test [flags] DIR...\n\n"+
 			"For each lab: a fresh sandbox, its assets and setup; then for each step its setup,\n"+
@@ -154,41 +155,34 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "handson lab test: -step:", err)
 		return 2
 	}
-	cfg.Image = *image
-	opts.Spec = cfg.SandboxSpec()
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	engine, err := labtest.NewDocker(ctx, log, cfg.RegistryPort())
+	// Sandboxes, scripts and the classroom registry as a server has them,
+	// for an installation of lab test's own.
+	run, err := platform.NewStandalone(ctx, cfg, "labtest", log)
 	if err != nil {
 		fmt.Fprintln(stderr, "handson lab test:", err)
 		return 1
 	}
-	defer engine.Close()
-	// The classroom registry, as a server runs it, with a test student:
-	// checks and solves get HANDSON_USER, solves (only) an access token to
-	// docker login with.
-	if cfg.RegistryAddr != "" {
-		reg, err := startTestRegistry(ctx, engine, cfg.RegistryPort(), cfg.RegistryUpstream, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "handson lab test: classroom registry:", err)
-			return 1
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := run.Close(ctx); err != nil {
+			fmt.Fprintln(stderr, "handson lab test: cleaning up:", err)
 		}
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := reg.Close(ctx); err != nil {
-				fmt.Fprintln(stderr, "handson lab test: cleaning up the registry:", err)
-			}
-		}()
+	}()
+	run.Labs.ScriptTimeout = *scriptTimeout
+	// The registry's test student: checks and solves get HANDSON_USER,
+	// solves (only) an access token to docker login with.
+	if reg := run.Registry; reg != nil {
 		opts.Env = []string{"HANDSON_USER=" + reg.User}
 		opts.SolveEnv = []string{"HANDSON_REGISTRY_TOKEN=" + reg.Token}
 	}
 	missing := false
 	for _, e := range entries {
-		img := labtest.Spec(opts.Spec, e.Primary).Image
-		if err := engine.CheckImage(ctx, img); err != nil {
+		img := run.Labs.Spec(e.Primary).Image
+		if err := run.Engine.CheckImage(ctx, img); err != nil {
 			fmt.Fprintf(stdout, "%s: %v\n", e.Primary.File, err)
 			missing = true
 		}
@@ -198,8 +192,7 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	grader := &grading.Grader{Engine: engine, Timeout: *timeout}
-	rep, runErr := labtest.Run(ctx, engine, grader, entries, opts, stdout)
+	rep, runErr := labtest.Run(ctx, run.Engine, run.Labs, entries, opts, stdout)
 	if *junit != "" {
 		if err := writeJUnit(*junit, rep); err != nil {
 			fmt.Fprintln(stderr, "handson lab test:", err)

@@ -151,6 +151,7 @@ var catalog = map[string]map[string]string{
 	"sandbox.notready":   {"en": "Your sandbox did not become ready in time. Try again in a moment.", "ja": "サンドボックスの準備が時間内に終わりませんでした。少し待ってからもう一度お試しください。"},
 	"sandbox.broken":     {"en": "Docker could not start in your sandbox. Your instructor has been told; resetting the sandbox may help.", "ja": "サンドボックスの中の Docker を起動できませんでした。担当の先生には通知されています。サンドボックスをリセットすると直ることがあります。"},
 	"sandbox.notrunning": {"en": "Your sandbox is not running. Reload the page to start it again.", "ja": "サンドボックスが動いていません。ページを再読み込みすると、もう一度起動します。"},
+	"check.timeout":      {"en": "The check did not finish within %s.", "ja": "チェックが %s 以内に終わりませんでした。"},
 	"sandbox.timeout":    {"en": "The command did not finish within %s.", "ja": "コマンドが %s 以内に終わりませんでした。"},
 	"sandbox.unprepared": {"en": "Your sandbox could not be prepared for this lab. Please tell your instructor.", "ja": "この演習のためのサンドボックスを準備できませんでした。担当の先生に知らせてください。"},
 	"sandbox.isolation":  {"en": "Sandboxes cannot start: the server's isolation is not in place. Please tell the administrator.", "ja": "サンドボックスを起動できません。サーバーの隔離の設定が整っていません。管理者に知らせてください。"},

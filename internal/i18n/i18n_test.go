@@ -63,7 +63,7 @@ func TestT(t *testing.T) {
 }
 
 // The disk news is the longest text the terminal bar's status shows (the
-// sandbox's news and errors, sandbox.* and host.*): internal/cli's
+// sandbox's news and errors, sandbox.* and host.*): tests'
 // TestTerminalBarLayout lays it out as the worst case.
 func TestDiskNewsIsTheLongestStatus(t *testing.T) {
 	for _, l := range Langs {

@@ -13,7 +13,8 @@ import (
 
 	"handson/content"
 	"handson/internal/config"
-	"handson/internal/grading"
+	"handson/internal/labrun"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/testenv"
@@ -28,12 +29,17 @@ const brokenLab = "---\nid: broken\ntitle: Broken\n---\n" +
 // newEngine is the Docker engine lab test uses, closed when t ends.
 func newEngine(t *testing.T, ctx context.Context) *docker.Engine {
 	t.Helper()
-	engine, err := NewDocker(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), config.Default().RegistryPort())
+	engine, err := platform.Engine(ctx, platform.NewInstance("labtest"), config.Default().RegistryPort(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Close() })
 	return engine
+}
+
+// scriptsOn runs scripts on engine's sandboxes, which are the server's.
+func scriptsOn(engine *docker.Engine) *labrun.Runner {
+	return &labrun.Runner{Exec: engine, Base: sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 8192}}}
 }
 
 // TestRealSandbox runs lab test on real sandboxes: testdata/tiny (assets,
@@ -56,8 +62,7 @@ func TestRealSandbox(t *testing.T) {
 	}
 	entries := append(good.Labs(), bad.Labs()...)
 	var out bytes.Buffer
-	opts := Options{Spec: sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 8192}}, Verbose: true}
-	rep, err := Run(ctx, engine, &grading.Grader{Engine: engine}, entries, opts, &out)
+	rep, err := Run(ctx, engine, scriptsOn(engine), entries, Options{Verbose: true}, &out)
 	t.Logf("output:\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +102,7 @@ func TestDocExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			opts := Options{Spec: sandbox.Spec{Image: testenv.SandboxImage, Limits: sandbox.Limits{MemoryBytes: 1 << 30, CPUs: 1, Pids: 512, OpenFiles: 8192}}}
-			rep, err := Run(ctx, engine, &grading.Grader{Engine: engine}, course.Labs(), opts, &out)
+			rep, err := Run(ctx, engine, scriptsOn(engine), course.Labs(), Options{}, &out)
 			if err != nil || !rep.OK() || len(rep.Labs) != 1 {
 				t.Errorf("the example lab does not pass (%v):\n%s", err, out.String())
 			}

@@ -2,8 +2,8 @@
 // code: for each lab a fresh sandbox, its assets and setup, then for each
 // step in order its setup, its check (which must fail: nothing is done
 // yet), its solve (which must succeed), and its check again (which must
-// pass). Checks run through internal/grading exactly as a student's Check
-// button runs them.
+// pass). Every script runs through internal/labrun, exactly as on the
+// server.
 package labtest
 
 import (
@@ -15,25 +15,17 @@ import (
 	"time"
 
 	"handson/content"
-	"handson/internal/grading"
+	"handson/internal/labrun"
 	"handson/internal/sandbox"
 )
 
-// DefaultScriptTimeout bounds a setup or solve script that is not told otherwise.
-const DefaultScriptTimeout = 5 * time.Minute
-
 // Options say how to test.
 type Options struct {
-	// Spec is the sandbox of a lab that names no image and no resources;
-	// a lab's image and resources replace its parts as on the server.
-	Spec sandbox.Spec
 	// Keep leaves each lab's sandbox running for a look inside.
 	Keep bool
 	// Step, "ID" or "LAB/ID", stops each lab that has the step after it;
 	// labs without it are not tested.
 	Step string
-	// ScriptTimeout bounds each setup and solve (DefaultScriptTimeout if 0).
-	ScriptTimeout time.Duration
 	// Verbose prints every phase of every step with the scripts' output.
 	Verbose bool
 	// Env ("NAME=value") is given to checks and solves (HANDSON_USER);
@@ -144,10 +136,7 @@ func stopAt(e *content.Entry, step string) string {
 // Run tests entries one after another, printing as it goes to out, and
 // returns the report. Its error is ctx's when the run was cut short; a
 // failing lab is in the report, not an error.
-func Run(ctx context.Context, engine sandbox.Engine, grader *grading.Grader, entries []*content.Entry, opts Options, out io.Writer) (*Report, error) {
-	if opts.ScriptTimeout <= 0 {
-		opts.ScriptTimeout = DefaultScriptTimeout
-	}
+func Run(ctx context.Context, engine sandbox.Engine, labs *labrun.Runner, entries []*content.Entry, opts Options, out io.Writer) (*Report, error) {
 	start := time.Now()
 	rep := &Report{}
 	for _, e := range entries {
@@ -157,7 +146,7 @@ func Run(ctx context.Context, engine sandbox.Engine, grader *grading.Grader, ent
 				continue
 			}
 		}
-		r := &runner{engine: engine, grader: grader, opts: opts, out: out}
+		r := &runner{engine: engine, labs: labs, opts: opts, out: out}
 		lr := r.lab(ctx, e, stop)
 		rep.Labs = append(rep.Labs, lr)
 		if ctx.Err() != nil {
@@ -170,11 +159,10 @@ func Run(ctx context.Context, engine sandbox.Engine, grader *grading.Grader, ent
 }
 
 type runner struct {
-	engine sandbox.Engine
-	grader *grading.Grader
+	engine sandbox.Engine // starts and removes the sandboxes
+	labs   *labrun.Runner // runs the scripts in them
 	opts   Options
 	out    io.Writer
-	lang   string // of the lab being tested: checks see it as HANDSON_LANG
 }
 
 func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.out, format, args...) }
@@ -185,10 +173,6 @@ func (r *runner) verbosef(format string, args ...any) {
 		r.printf(format, args...)
 	}
 }
-
-// Spec is the sandbox lab runs in: its image and resources over spec's,
-// as the server applies them.
-func Spec(spec sandbox.Spec, lab *content.Lab) sandbox.Spec { return lab.Sandbox(spec) }
 
 func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabResult {
 	lab := e.Primary
@@ -201,7 +185,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 
 	key := sandbox.Key{UserID: 0, Lab: e.ID}
 	t := time.Now()
-	sb, err := r.engine.Ensure(ctx, key, Spec(r.opts.Spec, lab), nil)
+	sb, err := r.engine.Ensure(ctx, key, r.labs.Spec(lab), nil)
 	if err == nil {
 		err = r.engine.WaitReady(ctx, sb)
 	}
@@ -226,7 +210,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 
 	if e.Assets != nil {
 		t := time.Now()
-		if err := CopyAssets(ctx, r.engine, sb, e.Assets); err != nil {
+		if err := r.labs.CopyAssets(ctx, sb, e.Assets); err != nil {
 			lr.Error = &Problem{Message: "copying assets/ into the sandbox failed: " + err.Error()}
 			r.labError(lr)
 			return lr
@@ -244,7 +228,6 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 		r.verboseOutput(string(res.Output))
 	}
 
-	r.lang = lab.Lang
 	var failed string // the step that left the sandbox in an unknown state
 	for _, st := range lab.Steps {
 		if ctx.Err() != nil {
@@ -259,7 +242,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 			}
 			continue
 		}
-		sr, broken := r.step(ctx, e.ID, sb, st)
+		sr, broken := r.step(ctx, lab, sb, st)
 		lr.Steps = append(lr.Steps, sr)
 		r.stepLine(lr, sr)
 		if broken {
@@ -283,7 +266,7 @@ func (r *runner) remove(key sandbox.Key) {
 
 // step runs one step. broken reports that the sandbox is not in the state
 // the step should leave, so later steps cannot be judged.
-func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *content.Step) (sr *StepResult, broken bool) {
+func (r *runner) step(ctx context.Context, lab *content.Lab, sb *sandbox.Sandbox, st *content.Step) (sr *StepResult, broken bool) {
 	start := time.Now()
 	sr = &StepResult{ID: st.ID, Status: Pass}
 	defer func() {
@@ -292,7 +275,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 			sr.Status = Fail
 		}
 	}()
-	r.verbosef("=== RUN   %s/%s\n", lab, st.ID)
+	r.verbosef("=== RUN   %s/%s\n", lab.ID, st.ID)
 	fail := func(msg, output string) { sr.Problems = append(sr.Problems, Problem{Message: msg, Output: output}) }
 
 	if st.Setup != "" {
@@ -305,7 +288,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check, r.checkEnv()...)
+		res, err := r.labs.Check(ctx, sb, lab, st, r.opts.Env...)
 		if err != nil {
 			fail("the check before the solve could not run: "+cause(ctx, err), "")
 			return sr, true
@@ -313,7 +296,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		switch {
 		case res.Passed:
 			fail("check passed before the solve: a check must fail on a fresh sandbox, or it passes students who did nothing", res.Output)
-		case res.ExitCode == 124:
+		case res.ExitCode == labrun.ExitTimeout:
 			fail("check before the solve: "+res.Message+" A check must answer at once.", res.Output)
 		case res.ExitCode == 126 || res.ExitCode == 127:
 			fail(fmt.Sprintf("check before the solve could not run a command (exit %d): %s", res.ExitCode, res.Message), res.Output)
@@ -331,7 +314,7 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 		r.verboseOutput(string(res.Output))
 	}
 	if st.Check != "" {
-		res, err := r.grader.Check(ctx, sb, st.Check, r.checkEnv()...)
+		res, err := r.labs.Check(ctx, sb, lab, st, r.opts.Env...)
 		if err != nil {
 			fail("the check after the solve could not run: "+cause(ctx, err), "")
 			return sr, true
@@ -348,20 +331,19 @@ func (r *runner) step(ctx context.Context, lab string, sb *sandbox.Sandbox, st *
 	return sr, false
 }
 
-// checkEnv is a check's environment, as the server gives it.
-func (r *runner) checkEnv() []string {
-	return append([]string{"HANDSON_LANG=" + r.lang}, r.opts.Env...)
-}
-
-// script runs a setup (as root) or a solve (as the student) with env; the
-// problem is set when it fails.
+// script runs a setup (user "root") or a solve (the student) with env;
+// the problem is set when it fails.
 func (r *runner) script(ctx context.Context, sb *sandbox.Sandbox, user, what, script string, env ...string) (*sandbox.Result, *Problem) {
-	res, err := RunScript(ctx, r.engine, sb, user, script, r.opts.ScriptTimeout, env...)
+	run := r.labs.Solve
+	if user == "root" {
+		run = r.labs.Setup
+	}
+	res, err := run(ctx, sb, script, env...)
 	switch {
 	case err != nil:
 		return nil, &Problem{Message: what + " could not run: " + cause(ctx, err)}
-	case res.ExitCode == 124:
-		return res, &Problem{Message: fmt.Sprintf("%s did not finish within %s (see -script-timeout)", what, r.opts.ScriptTimeout), Output: string(res.Output)}
+	case res.ExitCode == labrun.ExitTimeout:
+		return res, &Problem{Message: fmt.Sprintf("%s did not finish within %s (see -script-timeout)", what, r.labs.ScriptLimit()), Output: string(res.Output)}
 	case res.ExitCode != 0:
 		return res, &Problem{Message: fmt.Sprintf("%s failed (exit %d)", what, res.ExitCode), Output: string(res.Output)}
 	}

@@ -1,15 +1,9 @@
 package labtest
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/xml"
-	"io"
-	"io/fs"
-	"math/rand"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +12,7 @@ import (
 	"time"
 
 	"handson/content"
-	"handson/internal/grading"
+	"handson/internal/labrun"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/sandboxtest"
 )
@@ -40,7 +34,7 @@ func (w *world) answer(cmd sandbox.Command) (*sandbox.Result, error) {
 	script := cmd.Cmd[len(cmd.Cmd)-1]
 	isCheck := slices.Contains(cmd.Env, "HANDSON_CHECK=1")
 	if isCheck {
-		script = strings.TrimPrefix(script, grading.Helpers)
+		script = strings.TrimPrefix(script, labrun.Helpers)
 	} else {
 		script = strings.TrimPrefix(script, "cd /home/student\nset -e\n")
 	}
@@ -86,7 +80,7 @@ func run(t *testing.T, entries []*content.Entry, opts Options) (*Report, string,
 	w := newWorld()
 	fake := &sandboxtest.Fake{Answer: w.answer}
 	var out bytes.Buffer
-	rep, err := Run(context.Background(), fake, &grading.Grader{Engine: fake, Timeout: 5 * time.Second}, entries, opts, &out)
+	rep, err := Run(context.Background(), fake, &labrun.Runner{Exec: fake, CheckTimeout: 5 * time.Second}, entries, opts, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,97 +278,8 @@ func TestCheckTimeoutBeforeSolve(t *testing.T) {
 		return &sandbox.Result{}, nil
 	}}
 	var out bytes.Buffer
-	rep, _ := Run(context.Background(), fake, &grading.Grader{Engine: fake, Timeout: 3 * time.Second}, lab(t, "", step("sleep 99", "true")), Options{}, &out)
+	rep, _ := Run(context.Background(), fake, &labrun.Runner{Exec: fake, CheckTimeout: 3 * time.Second}, lab(t, "", step("sleep 99", "true")), Options{}, &out)
 	if rep.OK() || !strings.Contains(out.String(), "A check must answer at once.") {
 		t.Errorf("a check that hangs before the solve passed:\n%s", out.String())
-	}
-}
-
-func TestScriptCommands(t *testing.T) {
-	fake := &sandboxtest.Fake{}
-	sb := &sandbox.Sandbox{ID: "x"}
-	if _, err := RunScript(context.Background(), fake, sb, "", "echo hi", 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := RunScript(context.Background(), fake, sb, "root", "echo hi", 90*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	solve, setup := fake.Commands[0], fake.Commands[1]
-	if got := strings.Join(solve.Cmd[:7], " "); got != "timeout -k 2 90 bash -l -c" || solve.User != "" {
-		t.Errorf("solve runs %q as %q; want a login shell as the student under timeout", got, solve.User)
-	}
-	if got := strings.Join(setup.Cmd[:6], " "); got != "timeout -k 2 90 bash -c" || setup.User != "root" {
-		t.Errorf("setup runs %q as %q", got, setup.User)
-	}
-	if !strings.HasSuffix(solve.Cmd[len(solve.Cmd)-1], "set -e\necho hi") || solve.Timeout <= 90*time.Second {
-		t.Errorf("solve = %+v", solve)
-	}
-}
-
-func TestCopyAssets(t *testing.T) {
-	big := make([]byte, 3<<20) // several commands' worth
-	rand.New(rand.NewSource(1)).Read(big)
-	assets := fstest.MapFS{
-		"app/greeting.txt": {Data: []byte("こんにちは\n"), Mode: 0o444},
-		"app/run.sh":       {Data: []byte("#!/bin/sh\n"), Mode: 0o555},
-		"data/big.bin":     {Data: big, Mode: 0o600},
-		"empty":            {Mode: fs.ModeDir | 0o500},
-	}
-	var archive strings.Builder
-	var tmp string
-	fake := &sandboxtest.Fake{Answer: func(cmd sandbox.Command) (*sandbox.Result, error) {
-		if cmd.User != "" {
-			t.Errorf("asset command runs as %q, want the student", cmd.User)
-		}
-		if strings.Contains(cmd.Cmd[2], "printf") {
-			tmp = cmd.Cmd[4]
-			for _, a := range cmd.Cmd[5:] {
-				if len(a) > 128<<10 {
-					t.Errorf("argument of %d bytes: Linux allows 128 KiB", len(a))
-				}
-				archive.WriteString(a)
-			}
-		} else if !strings.Contains(cmd.Cmd[2], "tar -xzf - -C /home/student") || cmd.Cmd[4] != tmp {
-			t.Errorf("unexpected command %q", cmd.Cmd)
-		}
-		return &sandbox.Result{}, nil
-	}}
-	if err := CopyAssets(context.Background(), fake, &sandbox.Sandbox{ID: "x"}, assets); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(fake.Commands); n < 3 {
-		t.Errorf("%d commands: 3 MiB should take several", n)
-	}
-	raw, err := base64.StdEncoding.DecodeString(archive.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	gz, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	got := map[string]int64{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[h.Name] = h.Mode
-		if h.Name == "data/big.bin" {
-			data, _ := io.ReadAll(tr)
-			if !bytes.Equal(data, big) {
-				t.Error("big.bin changed on the way")
-			}
-		}
-	}
-	want := map[string]int64{"app/": 0o755, "app/greeting.txt": 0o644, "app/run.sh": 0o755, "data/": 0o755, "data/big.bin": 0o644, "empty/": 0o755}
-	for name, mode := range want {
-		if got[name] != mode {
-			t.Errorf("%s: mode %o, want %o (all: %v)", name, got[name], mode, got)
-		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -188,8 +189,36 @@ func (m *Manager) fillWarm(ctx context.Context) bool {
 	return true
 }
 
-// Engine is the engine the manager drives.
-func (m *Manager) Engine() Engine { return m.engine }
+// Exec runs a command in a sandbox: a check, a setup, a solve.
+func (m *Manager) Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error) {
+	return m.engine.Exec(ctx, sb, cmd)
+}
+
+// Status reports whether key's sandbox runs.
+func (m *Manager) Status(ctx context.Context, key Key) (*Status, error) {
+	return m.engine.Status(ctx, key, false)
+}
+
+// Addr is where the platform reaches what listens in key's running
+// sandbox (the web preview), or ErrNotRunning.
+func (m *Manager) Addr(ctx context.Context, key Key) (netip.Addr, error) {
+	return m.engine.Addr(ctx, key)
+}
+
+// Shell starts key's sandbox as Start does and opens a login shell for
+// the student in it, of cols×rows with env added; ready yields once the
+// sandbox's own Docker answers (nil) or will not.
+func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint, progress func(Phase), env ...string) (_ TTY, ready <-chan error, _ error) {
+	sb, ready, err := m.Start(ctx, key, spec, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	tty, err := m.engine.Shell(ctx, sb, cols, rows, env...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tty, ready, nil
+}
 
 // Open returns key's sandbox once its own Docker answers, starting or
 // creating it as needed. Progress goes to progress and to subscribers.

@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -29,11 +29,11 @@ func TestHostNotReady(t *testing.T) {
 	logs := &e2eBuffer{}
 	a := startPlatformWith(t, t.TempDir(), logs, func(c *config.Config) { c.Image = "handson/no-such-sandbox:test" })
 	select {
-	case <-a.host.First():
+	case <-a.Host.First():
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("no host report after 2 minutes; log:\n%s", logs)
 	}
-	rep := a.host.Report()
+	rep := a.Host.Report()
 	if rep.Ready() {
 		t.Fatalf("the host passed its checks without its sandbox image:\n%s", reportText(rep))
 	}
@@ -52,7 +52,7 @@ func TestHostNotReady(t *testing.T) {
 	}
 
 	student := e2eCreateStudent(t, a)
-	if err := a.db.SetLang(context.Background(), student, "ja"); err != nil {
+	if err := a.DB.SetLang(context.Background(), student, "ja"); err != nil {
 		t.Fatal(err)
 	}
 	b := newE2EBrowser(t, chromium)
@@ -133,7 +133,7 @@ func TestHostNotReady(t *testing.T) {
 
 	// In English too, through the API: a 503 that says the same.
 	c := sessionClient(t, a.Server.URL(), e2eUsername, e2ePassword)
-	if err := a.db.SetLang(context.Background(), student, "en"); err != nil {
+	if err := a.DB.SetLang(context.Background(), student, "en"); err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest("POST", a.Server.URL()+"/api/labs/"+e2eLab+"/steps/"+e2eStep+"/check", nil)
@@ -163,7 +163,7 @@ func anyStrings(args []any) []string {
 
 func reportText(rep *preflight.Report) string {
 	var b strings.Builder
-	printReport(&b, "en", rep)
+	rep.Print(&b, "en")
 	return b.String()
 }
 

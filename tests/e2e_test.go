@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the store's driver, for one UPDATE below
 
 	"handson/internal/auth"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/testenv"
@@ -43,7 +44,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := a.engine.Remove(ctx, key); err != nil {
+		if err := a.Engine.Remove(ctx, key); err != nil {
 			t.Errorf("remove the sandbox: %v", err)
 		}
 	})
@@ -136,14 +137,14 @@ func TestEndToEnd(t *testing.T) {
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
 // e2eCreateStudent adds the student account and returns its id.
-func e2eCreateStudent(t *testing.T, a *app) int64 {
+func e2eCreateStudent(t *testing.T, a *platform.Platform) int64 {
 	t.Helper()
 	hash, err := auth.HashPassword(e2ePassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &store.User{Username: e2eUsername, DisplayName: "E2E Student", PasswordHash: hash, Role: store.RoleStudent}
-	if err := a.db.CreateUser(context.Background(), u); err != nil {
+	if err := a.DB.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("create the student: %v", err)
 	}
 	return u.ID

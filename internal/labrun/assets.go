@@ -1,4 +1,4 @@
-package labtest
+package labrun
 
 import (
 	"archive/tar"
@@ -10,51 +10,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"strconv"
 	"strings"
 	"time"
 
-	"handson/content"
 	"handson/internal/sandbox"
 )
-
-// RunScript runs a lab's setup (user "root") or solve (user "": the
-// student, in a login shell like the terminal's) in sb, in the student's
-// home, with `set -e`: it stops at the first command that fails. timeout
-// inside the sandbox ends the script itself after limit. env
-// ("NAME=value") is added to its environment.
-func RunScript(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, user, script string, limit time.Duration, env ...string) (*sandbox.Result, error) {
-	shell := []string{"bash", "-c"}
-	if user == "" {
-		shell = []string{"bash", "-l", "-c"}
-	}
-	cmd := []string{"timeout", "-k", "2", strconv.Itoa(max(1, int(limit.Seconds())))}
-	cmd = append(cmd, shell...)
-	cmd = append(cmd, "cd /home/student\nset -e\n"+script)
-	return e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Env: env, Timeout: limit + 10*time.Second})
-}
-
-// Prepare readies a new sandbox for lab: it copies the lab's assets into
-// the student's home, then runs the lab's setup as root. The server does
-// this when it creates a sandbox; lab test does it first of all.
-func Prepare(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, entry *content.Entry, limit time.Duration) error {
-	if entry.Assets != nil {
-		if err := CopyAssets(ctx, e, sb, entry.Assets); err != nil {
-			return fmt.Errorf("copy assets: %w", err)
-		}
-	}
-	if entry.Primary.Setup == "" {
-		return nil
-	}
-	res, err := RunScript(ctx, e, sb, "root", entry.Primary.Setup, limit)
-	if err != nil {
-		return fmt.Errorf("lab setup: %w", err)
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("lab setup failed (exit %d): %s", res.ExitCode, bytes.TrimSpace(res.Output))
-	}
-	return nil
-}
 
 // argBytes is how much of the archive goes into one argument (Linux allows
 // 128 KiB), argsPerExec how many arguments one command carries.
@@ -66,7 +26,7 @@ const (
 // CopyAssets copies the files of assets into the student's home in sb,
 // owned by the student. Engines only run commands, so the files travel
 // as a gzipped tar, base64 in command arguments, unpacked by the student.
-func CopyAssets(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, assets fs.FS) error {
+func (r *Runner) CopyAssets(ctx context.Context, sb *sandbox.Sandbox, assets fs.FS) error {
 	archive, err := tarball(assets)
 	if err != nil {
 		return err
@@ -76,7 +36,7 @@ func CopyAssets(ctx context.Context, e sandbox.Engine, sb *sandbox.Sandbox, asse
 	rand.Read(id[:])
 	tmp := "/tmp/handson-assets-" + hex.EncodeToString(id[:])
 	run := func(cmd ...string) error {
-		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: cmd, Timeout: time.Minute})
+		res, err := r.Exec.Exec(ctx, sb, sandbox.Command{Cmd: cmd, Timeout: time.Minute})
 		if err != nil {
 			return err
 		}

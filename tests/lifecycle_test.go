@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/testenv"
@@ -21,14 +22,14 @@ import (
 const crashLab = "crash-test"
 
 // owned lists the containers and networks of the installation a belongs to.
-func owned(t *testing.T, a *app) (containers, networks []string) {
+func owned(t *testing.T, a *platform.Platform) (containers, networks []string) {
 	t.Helper()
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	instance, err := a.db.InstanceID(context.Background())
+	instance, err := a.DB.InstanceID(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	a := startPlatform(t, dir, io.Discard)
 	key := sandbox.Key{UserID: 1, Lab: crashLab} // the first admin
-	go a.Server.Sandboxes.Open(context.Background(), key, a.Server.Sandbox, nil)
+	go a.Server.Sandboxes.Open(context.Background(), key, a.Labs.Base, nil)
 	time.Sleep(time.Minute) // the parent kills us long before
 }
 
@@ -104,18 +105,18 @@ func TestCrashMidStartIsAdopted(t *testing.T) {
 	t.Logf("killed the server mid-start; its sandbox %s exists", name)
 
 	a := startPlatform(t, dir, io.Discard)
-	t.Cleanup(func() { a.engine.Remove(context.Background(), sandbox.Key{UserID: 1, Lab: crashLab}) })
+	t.Cleanup(func() { a.Engine.Remove(context.Background(), sandbox.Key{UserID: 1, Lab: crashLab}) })
 	containers, networks := owned(t, a)
 	if len(containers) != 1 || len(networks) != 1 {
 		t.Fatalf("after restart: containers %v, networks %v; want exactly the one sandbox", containers, networks)
 	}
-	recs, err := a.db.Sandboxes(context.Background())
+	recs, err := a.DB.Sandboxes(context.Background())
 	if err != nil || len(recs) != 1 || recs[0].Key.Lab != crashLab {
 		t.Fatalf("records after restart = %+v, %v; want the adopted sandbox", recs, err)
 	}
 	var phases []sandbox.Phase
 	start := time.Now()
-	if _, err := a.Server.Sandboxes.Open(context.Background(), recs[0].Key, a.Server.Sandbox, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
+	if _, err := a.Server.Sandboxes.Open(context.Background(), recs[0].Key, a.Labs.Base, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("adopted sandbox ready in %s (phases %v)", time.Since(start).Round(time.Millisecond), phases)
@@ -133,11 +134,11 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 	a := startPlatform(t, t.TempDir(), io.Discard)
 	ctx := context.Background()
 	key := sandbox.Key{UserID: 1, Lab: "recovery-test"}
-	t.Cleanup(func() { a.engine.Remove(context.Background(), key) })
+	t.Cleanup(func() { a.Engine.Remove(context.Background(), key) })
 	m := a.Server.Sandboxes
 	events, cancel := m.Subscribe(key)
 	defer cancel()
-	sb, err := m.Open(ctx, key, a.Server.Sandbox, nil)
+	sb, err := m.Open(ctx, key, a.Labs.Base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 			select {
 			case ev := <-drain(events, sandbox.KindRecovered):
 				t.Logf("%s: %s", why, ev.Message)
-				if err := a.engine.Probe(ctx, key); err != nil {
+				if err := a.Engine.Probe(ctx, key); err != nil {
 					t.Fatalf("after recovery the sandbox does not answer: %v", err)
 				}
 				return
@@ -171,12 +172,12 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 
 	start := time.Now()
 	bomb := `setsid bash -c ':(){ :|:& };:' >/dev/null 2>&1 </dev/null & sleep 2`
-	if _, err := a.engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"bash", "-c", bomb}, Timeout: 20 * time.Second}); err != nil {
+	if _, err := a.Engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"bash", "-c", bomb}, Timeout: 20 * time.Second}); err != nil {
 		t.Logf("exec of the bomb: %v", err)
 	}
 	waitRecovered("fork bomb")
 	t.Logf("fork bomb to recovered sandbox: %s", time.Since(start).Round(time.Millisecond))
-	if err := a.engine.Probe(ctx, key); err != nil {
+	if err := a.Engine.Probe(ctx, key); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -31,10 +31,10 @@ func TestClassroomEndToEnd(t *testing.T) {
 
 	hash, _ := auth.HashPassword("teacher-password")
 	teacher := &store.User{Username: "teacher", DisplayName: "Teacher", PasswordHash: hash, Role: store.RoleInstructor}
-	if err := a.db.CreateUser(ctx, teacher); err != nil {
+	if err := a.DB.CreateUser(ctx, teacher); err != nil {
 		t.Fatal(err)
 	}
-	class, err := a.db.CreateClass(ctx, "Docker 2026", teacher.ID)
+	class, err := a.DB.CreateClass(ctx, "Docker 2026", teacher.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestClassroomEndToEnd(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`main.login button[type=submit]`)),
 	)
 	evalWait(sb, "the labs page after registering", 15*time.Second, `location.pathname === '/labs'`)
-	student, err := a.db.UserByUsername(ctx, "s2026001")
+	student, err := a.DB.UserByUsername(ctx, "s2026001")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.engine.Remove(context.Background(), sandbox.Key{UserID: student.ID, Lab: e2eLab}) })
+	t.Cleanup(func() { a.Engine.Remove(context.Background(), sandbox.Key{UserID: student.ID, Lab: e2eLab}) })
 
 	// A reload of the dashboard shows the new student (rows come from the server).
 	ib.do("reload the dashboard", chromedp.Reload())

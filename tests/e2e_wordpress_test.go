@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"handson/internal/auth"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/testenv"
@@ -44,7 +45,7 @@ func TestWordPressLabInBrowser(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := a.engine.Remove(ctx, key); err != nil {
+		if err := a.Engine.Remove(ctx, key); err != nil {
 			t.Errorf("remove the sandbox: %v", err)
 		}
 	})
@@ -217,14 +218,14 @@ func TestWordPressLabInBrowser(t *testing.T) {
 }
 
 // createStudent adds a student account and returns its id.
-func createStudent(t *testing.T, a *app, username, password string) int64 {
+func createStudent(t *testing.T, a *platform.Platform, username, password string) int64 {
 	t.Helper()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &store.User{Username: username, DisplayName: username, PasswordHash: hash, Role: store.RoleStudent}
-	if err := a.db.CreateUser(context.Background(), u); err != nil {
+	if err := a.DB.CreateUser(context.Background(), u); err != nil {
 		t.Fatalf("create the student: %v", err)
 	}
 	return u.ID

@@ -1,4 +1,4 @@
-package cli
+package platform
 
 import (
 	"context"
@@ -59,11 +59,11 @@ func isNamespace(db *store.DB) func(string) bool {
 	}
 }
 
-// testRegistry is a classroom registry for handson lab test (and the
-// tests): its own database with one student and an access token, its own
+// TestRegistry is a classroom registry for handson lab test, handson
+// doctor and the tests: its own database with one student and an access token, its own
 // address of this host (registry.PrivateAddr) with the port servers use,
 // the machine's registry volume.
-type testRegistry struct {
+type TestRegistry struct {
 	*registry.Registry
 	User, Token string
 	db          *store.DB
@@ -71,13 +71,13 @@ type testRegistry struct {
 	removeAddr  func(context.Context) error
 }
 
-// startTestRegistry starts a testRegistry for engine's sandboxes on port.
-func startTestRegistry(ctx context.Context, engine *docker.Engine, port int, upstream string, log *slog.Logger) (_ *testRegistry, err error) {
+// StartTestRegistry starts a TestRegistry for engine's sandboxes on port.
+func StartTestRegistry(ctx context.Context, engine *docker.Engine, port int, upstream string, log *slog.Logger) (_ *TestRegistry, err error) {
 	dir, err := os.MkdirTemp("", "handson-registry-")
 	if err != nil {
 		return nil, err
 	}
-	t := &testRegistry{dir: dir, User: engine.Instance()} // "labtest-1a2b3c4d": a valid namespace
+	t := &TestRegistry{dir: dir, User: engine.Instance()} // "labtest-1a2b3c4d": a valid namespace
 	defer func() {
 		if err != nil {
 			t.Close(context.WithoutCancel(ctx))
@@ -107,7 +107,7 @@ func startTestRegistry(ctx context.Context, engine *docker.Engine, port int, ups
 
 // Close removes the test user's pushes, the registry container, its
 // address and the temporary database.
-func (t *testRegistry) Close(ctx context.Context) error {
+func (t *TestRegistry) Close(ctx context.Context) error {
 	var errs []error
 	if t.Registry != nil {
 		errs = append(errs, t.Forget(ctx, t.User), t.Registry.Close(ctx))

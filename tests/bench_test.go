@@ -1,4 +1,4 @@
-package cli
+package tests
 
 // Benchmarks of the real platform: the whole server in-process (as in
 // e2e_test.go), real sandboxes on the host's Docker, students simulated by
@@ -7,7 +7,7 @@ package cli
 // like the browser does. They start many sandboxes (up to 50 for the
 // density run), so they run only when asked:
 //
-//	HANDSON_BENCH=1 go test ./internal/cli -run '^$' -bench '^Benchmark(OpenLab|OpenLabConcurrent|WarmPool|IdleMemory|Density)$' -benchtime 1x -timeout 30m
+//	HANDSON_BENCH=1 go test ./tests -run '^$' -bench '^Benchmark(OpenLab|OpenLabConcurrent|WarmPool|IdleMemory|Density)$' -benchtime 1x -timeout 30m
 //
 // scripts/bench.sh (make bench) runs them and prints the results table
 // (docs/benchmarks.md). Each benchmark measures a fixed number of
@@ -52,6 +52,7 @@ import (
 
 	"handson/internal/auth"
 	"handson/internal/config"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/store"
@@ -211,7 +212,7 @@ func (d benchDist) String() string {
 
 type benchPlatform struct {
 	b        *testing.B
-	a        *app
+	a        *platform.Platform
 	base     string // http://127.0.0.1:port
 	wsURL    string
 	instance string
@@ -239,11 +240,11 @@ func newBenchPlatform(b *testing.B, maxStarts int, options ...func(*config.Confi
 	}
 	b.Setenv("HANDSON_ADMIN_PASSWORD", "bench-admin-password")
 	logs := &benchLog{}
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), io.Discard)
+	a, err := platform.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), io.Discard)
 	if err != nil {
 		b.Fatalf("start the platform: %v", err)
 	}
-	instance, err := a.db.InstanceID(context.Background())
+	instance, err := a.DB.InstanceID(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -397,7 +398,7 @@ func (p *benchPlatform) newUsers(n int) []*benchUser {
 		name := fmt.Sprintf("bench-%03d", p.users)
 		p.mu.Unlock()
 		u := &store.User{Username: name, DisplayName: name, PasswordHash: p.hash, Role: store.RoleStudent}
-		if err := p.a.db.CreateUser(context.Background(), u); err != nil {
+		if err := p.a.DB.CreateUser(context.Background(), u); err != nil {
 			p.b.Fatalf("create %s: %v", name, err)
 		}
 		res, err := hc.PostForm(p.base+"/login", url.Values{"username": {name}, "password": {benchPassword}})
@@ -419,7 +420,7 @@ func (p *benchPlatform) newUsers(n int) []*benchUser {
 	return users
 }
 
-func (p *benchPlatform) name(u *benchUser) string { return p.a.engine.Name(u.key()) }
+func (p *benchPlatform) name(u *benchUser) string { return p.a.Engine.Name(u.key()) }
 
 // waitWarm waits until the warm pool holds n ready sandboxes of lab.
 func (p *benchPlatform) waitWarm(lab string, n int, timeout time.Duration) time.Duration {
@@ -428,7 +429,7 @@ func (p *benchPlatform) waitWarm(lab string, n int, timeout time.Duration) time.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		sts, err := p.a.engine.List(ctx)
+		sts, err := p.a.Engine.List(ctx)
 		if err != nil {
 			p.b.Fatalf("list sandboxes: %v", err)
 		}
@@ -440,7 +441,7 @@ func (p *benchPlatform) waitWarm(lab string, n int, timeout time.Duration) time.
 		}
 		ready := 0
 		for _, name := range warm {
-			if len(warm) >= n && p.a.engine.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name}) == nil {
+			if len(warm) >= n && p.a.Engine.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name}) == nil {
 				ready++
 			}
 		}
@@ -1045,12 +1046,12 @@ func BenchmarkOpenLab(b *testing.B) {
 	for _, u := range measured[:split] {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		t0 := time.Now()
-		_, err := p.a.engine.Status(ctx, u.key(), false)
+		_, err := p.a.Engine.Status(ctx, u.key(), false)
 		t1 := time.Now()
 		if err == nil {
 			var tty sandbox.TTY
 			sb := &sandbox.Sandbox{ID: p.name(u), Name: p.name(u), Key: u.key()}
-			if tty, err = p.a.engine.Shell(ctx, sb, 80, 24); err == nil {
+			if tty, err = p.a.Engine.Shell(ctx, sb, 80, 24); err == nil {
 				_, err = tty.Read(make([]byte, 4096))
 				tty.Close()
 			}
@@ -1070,7 +1071,7 @@ func BenchmarkOpenLab(b *testing.B) {
 	var resumes []*benchOpen
 	for _, u := range measured[split:min(len(measured), split+3)] {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := p.a.engine.Stop(ctx, u.key())
+		err := p.a.Engine.Stop(ctx, u.key())
 		cancel()
 		if err != nil {
 			b.Errorf("stop %s: %v", u.name, err)

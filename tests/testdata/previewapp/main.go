@@ -1,5 +1,5 @@
 // previewapp is a student's web service in the web preview's end-to-end
-// test (internal/cli/preview_test.go). It runs in a real sandbox and
+// test (tests/preview_test.go). It runs in a real sandbox and
 // writes down every request it receives, headers and all, as JSON lines
 // (what "the sandbox receives" means in that test); echoes on /ws; and
 // serves /page, which tries what a hostile page would against the

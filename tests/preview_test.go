@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"bufio"
@@ -27,7 +27,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"handson/internal/labtest"
 	"handson/internal/sandbox"
 	"handson/internal/testenv"
 )
@@ -59,14 +58,14 @@ func TestPreviewRealSandbox(t *testing.T) {
 	app := buildPreviewApp(t)
 	t.Logf("timing: testdata/previewapp built in %s", since(started))
 	started = time.Now()
-	sb, err := a.Server.Sandboxes.Open(ctx, key, a.Server.Spec(a.Server.CurrentCourse().Lab(e2eLab).Primary), nil)
+	sb, err := a.Server.Sandboxes.Open(ctx, key, a.Labs.Spec(a.Server.CurrentCourse().Lab(e2eLab).Primary), nil)
 	if err != nil {
 		t.Fatalf("start the sandbox: %v", err)
 	}
 	t.Logf("timing: sandbox ready in %s", since(started))
 	run := func(user string, script string) string {
 		t.Helper()
-		res, err := a.engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", script}, User: user, Timeout: 2 * time.Minute})
+		res, err := a.Engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", script}, User: user, Timeout: 2 * time.Minute})
 		if err != nil || res.ExitCode != 0 {
 			t.Fatalf("in the sandbox: %s: %v %+v", script, err, res)
 		}
@@ -77,7 +76,7 @@ func TestPreviewRealSandbox(t *testing.T) {
 	run("", `docker run -d --name web -p 8080:8080 busybox sh -c 'mkdir /www && echo preview-ok >/www/index.html && exec httpd -f -p 8080 -h /www'`)
 	// … and a plain process of the student's that records what it gets.
 	copied := time.Now()
-	if err := labtest.CopyAssets(ctx, a.engine, sb, os.DirFS(filepath.Dir(app))); err != nil {
+	if err := a.Labs.CopyAssets(ctx, sb, os.DirFS(filepath.Dir(app))); err != nil {
 		t.Fatalf("copy previewapp into the sandbox: %v", err)
 	}
 	t.Logf("timing: previewapp copied into the sandbox in %s", since(copied))
@@ -217,7 +216,7 @@ func TestPreviewRealSandbox(t *testing.T) {
 		t.Errorf("nothing on 8081: %s", body)
 	}
 	stopping := time.Now()
-	if err := a.engine.Stop(ctx, key); err != nil {
+	if err := a.Engine.Stop(ctx, key); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("timing: sandbox stopped in %s", since(stopping))
@@ -275,7 +274,7 @@ func previewBrowser(t *testing.T, p *termPlatform, owner int64, password, listen
 	}
 	// The sandbox still runs: the page's POST to reset it (awaited before
 	// the report) was refused.
-	if st, err := p.a.engine.Status(context.Background(), sandbox.Key{UserID: owner, Lab: e2eLab}, false); err != nil || st.State != sandbox.Running {
+	if st, err := p.a.Engine.Status(context.Background(), sandbox.Key{UserID: owner, Lab: e2eLab}, false); err != nil || st.State != sandbox.Running {
 		t.Errorf("after the page's reset attempt the sandbox is %v (%v), want running", st, err)
 	}
 	// What the browser sends where now: the tossed cookies, wherever

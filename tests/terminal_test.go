@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"handson/internal/auth"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/terminal"
@@ -31,7 +32,7 @@ import (
 // (so its sandboxes are its own), for terminal tests against real sandboxes.
 type termPlatform struct {
 	t     testing.TB
-	a     *app
+	a     *platform.Platform
 	logs  *e2eBuffer
 	syncs int
 }
@@ -51,14 +52,14 @@ func (p *termPlatform) student(name, password string) int64 {
 		p.t.Fatal(err)
 	}
 	u := &store.User{Username: name, DisplayName: name, PasswordHash: hash, Role: store.RoleStudent}
-	if err := p.a.db.CreateUser(context.Background(), u); err != nil {
+	if err := p.a.DB.CreateUser(context.Background(), u); err != nil {
 		p.t.Fatal(err)
 	}
 	key := sandbox.Key{UserID: u.ID, Lab: e2eLab}
 	p.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := p.a.engine.Remove(ctx, key); err != nil {
+		if err := p.a.Engine.Remove(ctx, key); err != nil {
 			p.t.Errorf("remove the sandbox: %v", err)
 		}
 	})
@@ -299,7 +300,7 @@ func (p *termPlatform) sync(t *testing.T, c *terminal.Client) {
 
 func (p *termPlatform) studentID(name string) int64 {
 	p.t.Helper()
-	u, err := p.a.db.UserByUsername(context.Background(), name)
+	u, err := p.a.DB.UserByUsername(context.Background(), name)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -497,7 +498,7 @@ func BenchmarkTerminalThroughput(b *testing.B) {
 	p := newTermPlatform(b)
 	id := p.student("term-bench", "term-password")
 	key := sandbox.Key{UserID: id, Lab: e2eLab}
-	spec := p.a.Server.Spec(p.a.Server.Course.Lab(e2eLab).Primary)
+	spec := p.a.Labs.Spec(p.a.Server.Course.Lab(e2eLab).Primary)
 	sb, err := p.a.Server.Sandboxes.Open(context.Background(), key, spec, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -505,7 +506,7 @@ func BenchmarkTerminalThroughput(b *testing.B) {
 	b.Run("raw-exec", func(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
-			tty, err := p.a.engine.Shell(context.Background(), sb, 80, 24)
+			tty, err := p.a.Engine.Shell(context.Background(), sb, 80, 24)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -22,7 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"handson/internal/auth"
-	"handson/internal/grading"
+	"handson/internal/labrun"
+	"handson/internal/platform"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/sandboxtest"
 	"handson/internal/store"
@@ -44,7 +45,7 @@ type fakePlatform struct {
 
 func startFakePlatform(t *testing.T) *fakePlatform {
 	t.Helper()
-	course, err := loadCourse("")
+	course, err := platform.LoadCourse("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +63,8 @@ func startFakePlatform(t *testing.T) *fakePlatform {
 		Store:         db,
 		Course:        course,
 		Sandboxes:     sandboxes,
-		Grader:        &grading.Grader{Engine: fake},
+		Labs:          &labrun.Runner{Exec: sandboxes, Base: sandbox.Spec{Image: "fake"}},
 		Log:           logger,
-		Sandbox:       sandbox.Spec{Image: "fake"},
 		PreviewDomain: "preview.localhost", // the terminal bar shows its Preview form
 	}
 	if err := srv.Open("127.0.0.1:0"); err != nil {

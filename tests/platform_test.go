@@ -1,4 +1,4 @@
-package cli
+package tests
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"handson/internal/config"
+	"handson/internal/platform"
 	"handson/internal/registry"
 	"handson/internal/testenv"
 )
@@ -20,13 +21,13 @@ const testAdminPassword = "test-admin-password"
 // startPlatform starts the whole platform, as handson serve does, on a free
 // port with dataDir; its log and output go to logs. It closes when the
 // test ends.
-func startPlatform(t testing.TB, dataDir string, logs io.Writer) *app {
+func startPlatform(t testing.TB, dataDir string, logs io.Writer) *platform.Platform {
 	t.Helper()
 	return startPlatformWith(t, dataDir, logs, nil)
 }
 
 // startPlatformWith is startPlatform with settings changed by change.
-func startPlatformWith(t testing.TB, dataDir string, logs io.Writer, change func(*config.Config)) *app {
+func startPlatformWith(t testing.TB, dataDir string, logs io.Writer, change func(*config.Config)) *platform.Platform {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -36,7 +37,7 @@ func startPlatformWith(t testing.TB, dataDir string, logs io.Writer, change func
 		change(&cfg)
 	}
 	t.Setenv("HANDSON_ADMIN_PASSWORD", testAdminPassword)
-	a, err := start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
+	a, err := platform.Start(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), logs)
 	if err != nil {
 		t.Fatalf("start the platform: %v", err)
 	}

@@ -1,0 +1,169 @@
+// Package labrun runs a lab in a sandbox: the sandbox the lab needs (its
+// image and resources over the platform's), its preparation (assets, then
+// setup), and its steps' scripts: setup and solve, and the check, which it
+// judges. The server and `handson lab test` both run labs through it, so a
+// lab behaves the same for a student and for its author.
+package labrun
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"handson/content"
+	"handson/internal/i18n"
+	"handson/internal/sandbox"
+)
+
+// Execer runs a command in a sandbox: the sandbox manager (the server's
+// door to sandboxes), or an engine.
+type Execer interface {
+	Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error)
+}
+
+// Defaults of a Runner.
+const (
+	DefaultCheckTimeout  = 30 * time.Second
+	DefaultScriptTimeout = 5 * time.Minute
+)
+
+// Runner runs labs' scripts in sandboxes.
+type Runner struct {
+	Exec Execer
+	// Base is the platform's sandbox; a lab may name its own image and
+	// resources.
+	Base          sandbox.Spec
+	CheckTimeout  time.Duration // a check's limit; DefaultCheckTimeout if 0
+	ScriptTimeout time.Duration // a setup's or solve's; DefaultScriptTimeout if 0
+}
+
+// Spec is the sandbox lab runs in: its image and resources over Base.
+func (r *Runner) Spec(lab *content.Lab) sandbox.Spec {
+	spec := r.Base
+	if lab.Image != "" {
+		spec.Image = lab.Image
+	}
+	if res := lab.Resources; res.MemoryBytes > 0 {
+		spec.Limits.MemoryBytes = res.MemoryBytes
+	}
+	if res := lab.Resources; res.CPUs > 0 {
+		spec.Limits.CPUs = res.CPUs
+	}
+	if res := lab.Resources; res.Pids > 0 {
+		spec.Limits.Pids = res.Pids
+	}
+	return spec
+}
+
+// Prepare readies a new sandbox for a lab: it copies the lab's assets into
+// the student's home, then runs the lab's setup as root.
+func (r *Runner) Prepare(ctx context.Context, sb *sandbox.Sandbox, entry *content.Entry) error {
+	if entry.Assets != nil {
+		if err := r.CopyAssets(ctx, sb, entry.Assets); err != nil {
+			return fmt.Errorf("copy assets: %w", err)
+		}
+	}
+	if entry.Primary.Setup == "" {
+		return nil
+	}
+	res, err := r.Setup(ctx, sb, entry.Primary.Setup)
+	if err != nil {
+		return fmt.Errorf("lab setup: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("lab setup failed (exit %d): %s", res.ExitCode, strings.TrimSpace(string(res.Output)))
+	}
+	return nil
+}
+
+// Setup runs a lab's or a step's setup as root.
+func (r *Runner) Setup(ctx context.Context, sb *sandbox.Sandbox, script string, env ...string) (*sandbox.Result, error) {
+	return r.script(ctx, sb, "root", script, env...)
+}
+
+// Solve runs a step's solve as the student, in a login shell like the
+// terminal's.
+func (r *Runner) Solve(ctx context.Context, sb *sandbox.Sandbox, script string, env ...string) (*sandbox.Result, error) {
+	return r.script(ctx, sb, "", script, env...)
+}
+
+// ScriptLimit is the limit of setups and solves.
+func (r *Runner) ScriptLimit() time.Duration {
+	if r.ScriptTimeout > 0 {
+		return r.ScriptTimeout
+	}
+	return DefaultScriptTimeout
+}
+
+// script runs script as user ("root", or "" for the student in a login
+// shell) in the student's home, with `set -e`: it stops at the first
+// command that fails. timeout inside the sandbox ends the script itself.
+func (r *Runner) script(ctx context.Context, sb *sandbox.Sandbox, user, script string, env ...string) (*sandbox.Result, error) {
+	limit := r.ScriptLimit()
+	shell := []string{"bash", "-c"}
+	if user == "" {
+		shell = []string{"bash", "-l", "-c"}
+	}
+	cmd := []string{"timeout", "-k", "2", strconv.Itoa(max(1, int(limit.Seconds())))}
+	cmd = append(cmd, shell...)
+	cmd = append(cmd, "cd /home/student\nset -e\n"+script)
+	return r.Exec.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Env: env, Timeout: limit + 10*time.Second})
+}
+
+// Helpers are defined for every check script. fail prints its reason, which
+// the student sees, and stops the check.
+const Helpers = `fail() { printf '%s\n' "$*"; exit 1; }
+pass() { [ $# -gt 0 ] && printf '%s\n' "$*"; exit 0; }
+`
+
+// ExitTimeout is what coreutils' timeout returns when it had to stop a script.
+const ExitTimeout = 124
+
+// Result is the verdict on one run of a check.
+type Result struct {
+	Passed   bool
+	ExitCode int
+	Message  string // for the student: the reason given to fail, or the last line printed
+	Output   string // everything the script printed, kept as evidence
+	Duration time.Duration
+}
+
+// Check runs step's check of lab as root in sb (the student's shell is
+// unprivileged, so the student cannot tamper with it), non-interactively,
+// with a timeout, and judges it. Checks are written once for all
+// languages: HANDSON_LANG (the lab's language) lets one answer in the
+// student's. env adds variables (HANDSON_USER, the student's registry
+// namespace).
+func (r *Runner) Check(ctx context.Context, sb *sandbox.Sandbox, lab *content.Lab, step *content.Step, env ...string) (*Result, error) {
+	timeout := r.CheckTimeout
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+	secs := strconv.Itoa(int(timeout.Seconds()))
+	res, err := r.Exec.Exec(ctx, sb, sandbox.Command{
+		// timeout inside the sandbox kills the script itself, not only our wait for it.
+		Cmd:     []string{"timeout", "-k", "2", secs, "bash", "-c", Helpers + step.Check},
+		User:    "root",
+		Env:     append([]string{"HANDSON_CHECK=1", "HANDSON_LANG=" + lab.Lang}, env...),
+		Timeout: timeout + 5*time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := string(res.Output)
+	v := &Result{Passed: res.ExitCode == 0, ExitCode: res.ExitCode, Output: out, Duration: res.Duration, Message: lastLine(out)}
+	if res.Truncated {
+		v.Output += "\n[output cut]"
+	}
+	if res.ExitCode == ExitTimeout {
+		v.Message = i18n.T(lab.Lang, "check.timeout", timeout)
+	}
+	return v, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
