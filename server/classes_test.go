@@ -407,7 +407,7 @@ func TestClassLabCatalog(t *testing.T) {
 // instructors can fetch them.
 func TestRecordingsPerClassAndAttempt(t *testing.T) {
 	e, class := classEnv(t)
-	e.srv.Terminals = terminal.NewRegistry(terminal.Config{RecordDir: t.TempDir(), Log: e.srv.Log})
+	e.srv.Terminals = terminal.NewSessions(terminal.Config{RecordDir: t.TempDir(), Log: e.srv.Log})
 	teacher := e.login(t, "teacher")
 	base := e.url + "/classes/" + itoa(class.ID)
 	if res, _ := postForm(t, teacher, base+"/record", url.Values{"record": {"on"}}); res.StatusCode != http.StatusSeeOther {

@@ -33,13 +33,13 @@ type Server struct {
 	Labs      *labrun.Runner // runs checks; knows the sandbox of each lab
 	Log       *slog.Logger
 	// Registry is the classroom registry; nil when the server runs none.
-	Registry Registry
+	Registry ClassRegistry
 	// Host says whether the host can run sandboxes; nil: assume it can.
 	Host HostStatus
 
 	// Terminals holds the terminal sessions, which belong to the server,
 	// not to a websocket; Handler makes one with defaults if nil.
-	Terminals *terminal.Registry
+	Terminals *terminal.Sessions
 
 	// SecureCookies marks cookies Secure and gives the session cookie the
 	// __Host- prefix; on when the platform is served over TLS.
@@ -131,7 +131,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.loginsByIP = newLimiter(time.Second, 100)
 	s.loginsByUser = newLimiter(6*time.Second, 10)
 	if s.Terminals == nil {
-		s.Terminals = terminal.NewRegistry(terminal.Config{Log: s.Log})
+		s.Terminals = terminal.NewSessions(terminal.Config{Log: s.Log})
 	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err

@@ -12,8 +12,8 @@ import (
 	"handson/internal/store"
 )
 
-// Registry is the classroom registry as the pages need it.
-type Registry interface {
+// ClassRegistry is the classroom registry as the pages need it.
+type ClassRegistry interface {
 	// Address is what students type: registry.handson:5000.
 	Address() string
 	// Pushed lists a namespace's repositories and their tags.

@@ -174,7 +174,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	}()
 
 	srv = &server.Server{
-		Terminals:     terminal.NewRegistry(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
+		Terminals:     terminal.NewSessions(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
 		Store:         db,
 		Course:        course,
 		Sandboxes:     sandboxes,

@@ -68,7 +68,7 @@ func (e *BusyError) Unwrap() error {
 }
 
 // Manager applies a Policy to an Engine's sandboxes, remembers them in a
-// Registry, and tells students what happened to theirs. It speaks only the
+// Records, and tells students what happened to theirs. It speaks only the
 // Engine interface.
 type Manager struct {
 	// Guard, when set, must pass before any sandbox starts: the host's
@@ -83,7 +83,7 @@ type Manager struct {
 	Prepare func(ctx context.Context, sb *Sandbox) error
 
 	engine Engine
-	reg    Registry
+	reg    Records
 	policy Policy
 	log    *slog.Logger
 	now    func() time.Time
@@ -106,7 +106,7 @@ type lastEvent struct {
 }
 
 // NewManager returns a Manager; call Adopt once, then Run.
-func NewManager(engine Engine, reg Registry, policy Policy, log *slog.Logger) *Manager {
+func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Manager {
 	if policy.MaxStarts <= 0 {
 		policy.MaxStarts = 1
 	}

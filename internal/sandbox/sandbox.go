@@ -119,8 +119,8 @@ type Record struct {
 	LastActive time.Time // last keystroke or check
 }
 
-// Registry keeps Records (the store implements it).
-type Registry interface {
+// Records keeps every sandbox's Record (the store implements it).
+type Records interface {
 	SaveSandbox(ctx context.Context, r Record) error
 	Sandboxes(ctx context.Context) ([]Record, error)
 	DeleteSandbox(ctx context.Context, key Key) error

@@ -7,7 +7,7 @@ import (
 	"handson/internal/sandbox"
 )
 
-var _ sandbox.Registry = (*DB)(nil)
+var _ sandbox.Records = (*DB)(nil)
 
 // SaveSandbox records a sandbox's state; creation time is kept from the
 // first save.

@@ -114,7 +114,7 @@ func (c *conn) session() *Session {
 // whose first frame is a Hello resumes (or starts) a session of its tab
 // that outlives the websocket; any other client gets a new session that
 // ends with it.
-func (r *Registry) Serve(ctx context.Context, ws *websocket.Conn, opts Options) error {
+func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) error {
 	if opts.Tab == "" {
 		opts.Tab = "1"
 	}

@@ -30,7 +30,7 @@ const (
 // and detach; it ends when its TTY does, when it has had no client for the
 // registry's grace period, or when End is called.
 type Session struct {
-	reg       *Registry
+	reg       *Sessions
 	id        string
 	owner     string
 	tab       string
@@ -68,7 +68,7 @@ type Session struct {
 	endCode    int
 }
 
-func newSession(r *Registry, id, owner, tab string, ephemeral bool, opts *Options) *Session {
+func newSession(r *Sessions, id, owner, tab string, ephemeral bool, opts *Options) *Session {
 	ctx, cancel := context.WithCancel(r.ctx)
 	return &Session{
 		reg: r, id: id, owner: owner, tab: tab, ephemeral: ephemeral,

@@ -152,7 +152,7 @@ func TestRing(t *testing.T) {
 // harness serves a Registry over real websockets with local shells on a
 // pty. Query parameters: owner, tab, view=1.
 type harness struct {
-	reg  *Registry
+	reg  *Sessions
 	srv  *httptest.Server
 	fake *sandboxtest.Fake
 	done chan error
@@ -160,7 +160,7 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
-	h := &harness{reg: NewRegistry(cfg), fake: &sandboxtest.Fake{ShellCmd: []string{"/bin/sh"}}, done: make(chan error, 100)}
+	h := &harness{reg: NewSessions(cfg), fake: &sandboxtest.Fake{ShellCmd: []string{"/bin/sh"}}, done: make(chan error, 100)}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {

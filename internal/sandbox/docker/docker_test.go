@@ -14,7 +14,8 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"handson/internal/grading"
+	"handson/content"
+	"handson/internal/labrun"
 	"handson/internal/sandbox"
 	"handson/internal/testenv"
 )
@@ -100,9 +101,10 @@ func TestSandboxLifecycle(t *testing.T) {
 	}
 
 	// A check fails before the student acts and passes after.
-	g := &grading.Grader{Engine: e, Timeout: 20 * time.Second}
-	check := `docker inspect hello >/dev/null 2>&1 || fail "no container hello"`
-	r, err := g.Check(ctx, sb, check)
+	g := &labrun.Runner{Exec: e, CheckTimeout: 20 * time.Second}
+	lab := &content.Lab{Lang: "en"}
+	check := &content.Step{Check: `docker inspect hello >/dev/null 2>&1 || fail "no container hello"`}
+	r, err := g.Check(ctx, sb, lab, check)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +114,13 @@ func TestSandboxLifecycle(t *testing.T) {
 	if res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "run", "--name", "hello", "busybox", "true"}, Timeout: time.Minute}); err != nil || res.ExitCode != 0 {
 		t.Fatalf("docker run hello: %v %+v", err, res)
 	}
-	if r, err = g.Check(ctx, sb, check); err != nil || !r.Passed {
+	if r, err = g.Check(ctx, sb, lab, check); err != nil || !r.Passed {
 		t.Fatalf("check after: %v %+v", err, r)
 	}
 
 	// A check that hangs is stopped.
-	g.Timeout = 2 * time.Second
-	if r, err = g.Check(ctx, sb, "sleep 30"); err != nil || r.Passed || !strings.Contains(r.Message, "did not finish") {
+	g.CheckTimeout = 2 * time.Second
+	if r, err = g.Check(ctx, sb, lab, &content.Step{Check: "sleep 30"}); err != nil || r.Passed || !strings.Contains(r.Message, "did not finish") {
 		t.Errorf("hanging check: %v %+v", err, r)
 	}
 

@@ -69,8 +69,8 @@ func (c *Config) defaults() {
 	}
 }
 
-// Registry holds the server's terminal sessions.
-type Registry struct {
+// Sessions holds the server's terminal sessions.
+type Sessions struct {
 	cfg    Config
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,19 +84,19 @@ type Registry struct {
 
 type tabKey struct{ owner, tab string }
 
-// NewRegistry makes an empty registry.
-func NewRegistry(cfg Config) *Registry {
+// NewSessions makes an empty set of sessions.
+func NewSessions(cfg Config) *Sessions {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Registry{cfg: cfg, ctx: ctx, cancel: cancel, byID: map[string]*Session{}, byTab: map[tabKey]*Session{}}
+	return &Sessions{cfg: cfg, ctx: ctx, cancel: cancel, byID: map[string]*Session{}, byTab: map[tabKey]*Session{}}
 }
 
 // Config returns the registry's settings, defaults filled in.
-func (r *Registry) Config() Config { return r.cfg }
+func (r *Sessions) Config() Config { return r.cfg }
 
 // Close ends every session (their clients are told the server is going
 // away) and waits for their goroutines.
-func (r *Registry) Close() {
+func (r *Sessions) Close() {
 	r.mu.Lock()
 	r.closed = true
 	all := make([]*Session, 0, len(r.byID))
@@ -121,7 +121,7 @@ type Info struct {
 }
 
 // Sessions lists the live sessions of owner (all owners when empty).
-func (r *Registry) Sessions(owner string) []Info {
+func (r *Sessions) Sessions(owner string) []Info {
 	r.mu.Lock()
 	var ss []*Session
 	for _, s := range r.byID {
@@ -144,7 +144,7 @@ func (r *Registry) Sessions(owner string) []Info {
 }
 
 // Session returns the live resumable session of owner's tab, if any.
-func (r *Registry) Session(owner, tab string) *Session {
+func (r *Sessions) Session(owner, tab string) *Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.byTab[tabKey{owner, tab}]
@@ -152,7 +152,7 @@ func (r *Registry) Session(owner, tab string) *Session {
 
 // find returns the live session a client asks for: the one with its id if
 // that is owner's tab, else the tab's current one.
-func (r *Registry) find(owner, tab, id string) (s *Session, same bool) {
+func (r *Sessions) find(owner, tab, id string) (s *Session, same bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := r.byID[id]; s != nil && id != "" && s.owner == owner && s.tab == tab && !s.ephemeral {
@@ -165,7 +165,7 @@ var errTooMany = errors.New("too many terminals")
 
 // create registers a new session; a resumable one becomes its tab's
 // session, replacing the previous one. The caller must run s.open.
-func (r *Registry) create(owner, tab string, ephemeral bool, cols, rows uint, opts *Options) (*Session, *Session, error) {
+func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, opts *Options) (*Session, *Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -195,7 +195,7 @@ func (r *Registry) create(owner, tab string, ephemeral bool, cols, rows uint, op
 	return s, old, nil
 }
 
-func (r *Registry) remove(s *Session) {
+func (r *Sessions) remove(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.byID[s.id] == s {
@@ -216,7 +216,7 @@ func newID() string {
 var unsafePath = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // recordPath is where a session's recording goes.
-func (r *Registry) recordPath(s *Session) string {
+func (r *Sessions) recordPath(s *Session) string {
 	owner := unsafePath.ReplaceAllString(s.owner, "_")
 	if owner == "" || owner == "." || owner == ".." {
 		owner = "_"
@@ -225,7 +225,7 @@ func (r *Registry) recordPath(s *Session) string {
 	return filepath.Join(r.cfg.RecordDir, owner, name)
 }
 
-func (r *Registry) openRecorder(s *Session, cols, rows uint) *recorder {
+func (r *Sessions) openRecorder(s *Session, cols, rows uint) *recorder {
 	path := r.recordPath(s)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		r.cfg.Log.Error("terminal recording", "err", err)
