@@ -493,16 +493,26 @@ echo started`, 10*time.Second)
 		if !strings.Contains(string(res.Output), "started") {
 			t.Fatal("the fork bomb did not start")
 		}
-		time.Sleep(2 * time.Second)
-		maxPids, seen := 0, false
-		for range 8 {
+		// Until the bomb hits the limit (pids.events counts the refused
+		// forks), and a little longer; on a loaded machine it may take many
+		// seconds to get there (the bomb itself dies after 30 s).
+		maxPids, seen, events := 0, false, ""
+		var hit time.Time
+		for deadline := time.Now().Add(25 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 			if v, ok := hostCgroup(idA, "pids", "pids.current"); ok {
 				n, _ := strconv.Atoi(v)
 				maxPids, seen = max(maxPids, n), true
 			}
-			time.Sleep(250 * time.Millisecond)
+			events, _ = hostCgroup(idA, "pids", "pids.events")
+			if strings.HasPrefix(events, "max ") && events != "max 0" {
+				if hit.IsZero() {
+					hit = time.Now()
+				}
+				if time.Since(hit) > 2*time.Second {
+					break
+				}
+			}
 		}
-		events, _ := hostCgroup(idA, "pids", "pids.events")
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
 		during, err := e.Exec(c, a, sandbox.Command{Cmd: []string{"true"}, User: "root", Timeout: 5 * time.Second})
 		cancel()
