@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -29,12 +30,15 @@ var statuses = map[string]int{
 func status(err error) int { return statuses[apperr.Code(err)] }
 
 func (s *Server) logError(r *http.Request, err error) {
-	code := status(err)
-	if code >= 500 {
-		s.Log.Error("request", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
-	} else {
-		s.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	s.Log.Log(r.Context(), logLevel(err), "request", "method", r.Method, "path", r.URL.Path, "status", status(err), "err", err)
+}
+
+// logLevel is Error for what the server got wrong (5xx), Info for the rest.
+func logLevel(err error) slog.Level {
+	if status(err) >= 500 {
+		return slog.LevelError
 	}
+	return slog.LevelInfo
 }
 
 // withAuthn gives the request an empty holder that authed fills: the

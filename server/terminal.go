@@ -48,7 +48,6 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		return s.viewTerminal(w, r, lab.ID, tab)
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	spec := s.Labs.Spec(lab)
 	// Recorded when the server keeps recordings and the lab or one of the
 	// student's classes asks for it; the page shows a REC badge then.
 	record := false
@@ -65,60 +64,13 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.terminals.Add(1)
 	defer s.terminals.Done()
-	reg := s.Terminals
-	// The shell opens as soon as the sandbox runs; its Docker may need a
-	// few more seconds (the image's docker command waits for it). These
-	// run for a new session only, in the session's goroutines, with its
-	// context (it outlives this websocket).
-	var ready <-chan error
-	lang := s.uiLang(r) // of the student who opens it; a session's later news stays in it
-	open := func(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
-		tty, dockerReady, err := s.Sandboxes.Shell(ctx, key, spec, cols, rows, func(p sandbox.Phase) {
-			if p == sandbox.Creating || p == sandbox.Starting {
-				status("starting", tr(lang, phaseText[p]))
-			}
-		}, handsonUser(userOf(r)))
-		ready = dockerReady
-		if err != nil {
-			s.logError(r, err)
-			return nil, errors.New(errText(lang, err)) // the browser sees only the safe message
-		}
-		return tty, nil
-	}
-	err = reg.Serve(r.Context(), ws, terminal.Options{
-		Owner:   terminalOwner(key.UserID, key.Lab),
-		Tab:     tab,
-		Open:    open,
-		OnInput: func() { s.Sandboxes.Touch(key) },
-		AfterOpen: func(ctx context.Context, status func(state, msg string)) {
-			report := func(err error) {
-				if err != nil {
-					status("error", errText(lang, err))
-					return
-				}
-				status("ready", tr(lang, phaseText[sandbox.Ready]))
-			}
-			select {
-			case err := <-ready: // already up: say so at once
-				report(err)
-				return
-			default:
-			}
-			status("ready", tr(lang, phaseText[sandbox.Waiting]))
-			select {
-			case err := <-ready:
-				report(err)
-			case <-ctx.Done():
-			}
-		},
-		Closed: func() string {
-			if ev, ok := s.Sandboxes.Recent(key, 30*time.Second); ok {
-				return eventText(lang, ev)
-			}
-			return ""
-		},
-		OnSession: func(sess *terminal.Session) { s.endWithSandbox(key, sess, lang) },
-		Record:    record,
+	err = s.Terminals.Serve(r.Context(), ws, terminal.Options{
+		Owner:  terminalOwner(key.UserID, key.Lab),
+		Tab:    tab,
+		Record: record,
+		Shell: &sandboxShell{s: s, key: key, spec: s.Labs.Spec(lab),
+			lang: s.uiLang(r), // of the student who opens it; a session's later news stays in it
+			env:  []string{handsonUser(userOf(r))}},
 	})
 	if err != nil {
 		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "tab", tab, "err", err)
@@ -126,24 +78,80 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// endWithSandbox ends sess when its sandbox is reset, restarted or
-// stopped: its shell is gone then, and a reconnecting page must get a new
-// one (the exec stream's end may come later than the news).
-func (s *Server) endWithSandbox(key sandbox.Key, sess *terminal.Session, lang string) {
-	events, cancel := s.Sandboxes.Subscribe(key)
-	go func() {
-		defer cancel()
-		for {
-			select {
-			case ev := <-events:
-				switch ev.Kind {
-				case sandbox.KindRemoved, sandbox.KindRecovered, sandbox.KindStopped, sandbox.KindDisk:
-					sess.End(eventText(lang, ev))
-					return
-				}
-			case <-sess.Done():
+// sandboxShell is a terminal session's shell in the student's sandbox: it
+// starts the sandbox as needed, tells the student how it comes up in their
+// language, and ends the session when the sandbox is reset, restarted or
+// stopped (its shell is gone then).
+type sandboxShell struct {
+	s     *Server
+	key   sandbox.Key
+	spec  sandbox.Spec
+	lang  string
+	env   []string     // for the shell: HANDSON_USER
+	ready <-chan error // once the sandbox's own Docker answers
+}
+
+// Open starts the sandbox and a login shell in it; the shell opens as soon
+// as the sandbox runs, its Docker may need a few more seconds (the image's
+// docker command waits for it).
+func (sh *sandboxShell) Open(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
+	tty, ready, err := sh.s.Sandboxes.Shell(ctx, sh.key, sh.spec, cols, rows, func(p sandbox.Phase) {
+		if p == sandbox.Creating || p == sandbox.Starting {
+			status("starting", tr(sh.lang, phaseText[p]))
+		}
+	}, sh.env...)
+	if err != nil {
+		sh.s.Log.Log(ctx, logLevel(err), "open a terminal", "user", sh.key.UserID, "lab", sh.key.Lab, "err", err)
+		return nil, errors.New(errText(sh.lang, err)) // the browser sees only the safe message
+	}
+	sh.ready = ready
+	return tty, nil
+}
+
+// Opened says when the sandbox's Docker answers (or will not), and ends
+// the session with the sandbox.
+func (sh *sandboxShell) Opened(ctx context.Context, sess *terminal.Session) {
+	events, cancel := sh.s.Sandboxes.Subscribe(sh.key)
+	defer cancel()
+	report := func(err error) {
+		if err != nil {
+			sess.Status("error", errText(sh.lang, err))
+			return
+		}
+		sess.Status("ready", tr(sh.lang, phaseText[sandbox.Ready]))
+	}
+	ready := sh.ready
+	select {
+	case err := <-ready: // already up: say so at once
+		report(err)
+		ready = nil
+	default:
+		sess.Status("ready", tr(sh.lang, phaseText[sandbox.Waiting]))
+	}
+	for {
+		select {
+		case err := <-ready:
+			report(err)
+			ready = nil
+		case ev := <-events:
+			switch ev.Kind {
+			case sandbox.KindRemoved, sandbox.KindRecovered, sandbox.KindStopped, sandbox.KindDisk:
+				sess.End(eventText(sh.lang, ev))
 				return
 			}
+		case <-ctx.Done():
+			return
 		}
-	}()
+	}
+}
+
+// Input: keystrokes are activity, which keeps the sandbox from idling out.
+func (sh *sandboxShell) Input() { sh.s.Sandboxes.Touch(sh.key) }
+
+// Closed: the sandbox's recent news, when its shell ended because of it.
+func (sh *sandboxShell) Closed() string {
+	if ev, ok := sh.s.Sandboxes.Recent(sh.key, 30*time.Second); ok {
+		return eventText(sh.lang, ev)
+	}
+	return ""
 }

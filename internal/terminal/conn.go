@@ -19,18 +19,8 @@ type Options struct {
 	// ReadOnly attaches to the owner's tab as a viewer: never a new shell;
 	// input and resizes are dropped; a slow viewer never slows the shell.
 	ReadOnly bool
-	// Open starts the TTY of a new session.
-	Open Opener
-	// OnInput is called for each input frame: keystrokes are activity.
-	OnInput func()
-	// Closed explains why the shell ended, when the server knows better
-	// than "the shell exited" (the sandbox was stopped or restarted).
-	Closed func() string
-	// AfterOpen runs (in its own goroutine, with the session's context)
-	// once the shell is attached; it may send further status news.
-	AfterOpen func(ctx context.Context, status func(state, msg string))
-	// OnSession is called once for each new session, before it opens.
-	OnSession func(*Session)
+	// Shell is what a new session runs (not needed when ReadOnly).
+	Shell Shell
 	// Record asks for an asciicast recording of a new session (when the
 	// registry has a RecordDir).
 	Record bool
@@ -56,7 +46,7 @@ type conn struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	viewer  bool
-	onInput func()
+	shell   Shell // told of input
 
 	ctrl   chan []byte   // Hello and Status frames, before output
 	notify chan struct{} // output or the session's end is there
@@ -121,7 +111,7 @@ func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &conn{
-		ws: ws, ctx: ctx, cancel: cancel, viewer: opts.ReadOnly, onInput: opts.OnInput,
+		ws: ws, ctx: ctx, cancel: cancel, viewer: opts.ReadOnly, shell: opts.Shell,
 		ctrl: make(chan []byte, 32), notify: make(chan struct{}, 1), closer: make(chan []byte, 1),
 		done: make(chan struct{}), first: make(chan struct{}), sized: make(chan struct{}),
 		cols: 80, rows: 24,
@@ -199,9 +189,6 @@ func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) 
 		}
 		c.closeWith("error", msg, websocket.ClosePolicyViolation)
 		return finish(err)
-	}
-	if opts.OnSession != nil {
-		opts.OnSession(s)
 	}
 	c.attach(s, nil, false, true)
 	if old != nil {
@@ -281,8 +268,8 @@ func (c *conn) readLoop() error {
 			if c.viewer {
 				break // read-only
 			}
-			if c.onInput != nil {
-				c.onInput()
+			if c.shell != nil {
+				c.shell.Input()
 			}
 			c.mu.Lock()
 			s := c.sess

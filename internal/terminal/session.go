@@ -17,9 +17,23 @@ type TTY interface {
 	Resize(cols, rows uint) error
 }
 
-// Opener starts the TTY of a new session; it may report progress (sandbox
-// start) through status. ctx lives as long as the session.
-type Opener func(ctx context.Context, cols, rows uint, status func(state, msg string)) (TTY, error)
+// Shell is what a new session runs: it opens the TTY, and it speaks for
+// the machine the TTY runs on (a student's sandbox): its news, and why the
+// TTY ended.
+type Shell interface {
+	// Open starts the TTY; status reports progress while it comes up.
+	Open(ctx context.Context, cols, rows uint, status func(state, msg string)) (TTY, error)
+	// Opened runs once the TTY is attached, in a goroutine of its own,
+	// with the session's context: it may send more news (Status) and end
+	// the session (End) when the machine goes away.
+	Opened(ctx context.Context, s *Session)
+	// Input is called for each input frame: keystrokes are activity.
+	Input()
+	// Closed explains why the TTY ended, when the shell knows better than
+	// "the shell exited" (the sandbox was stopped or restarted); or "".
+	Closed() string
+}
+
 
 const (
 	readChunk  = 64 << 10 // TTY reads and Output frames
@@ -37,7 +51,7 @@ type Session struct {
 	ephemeral bool // ends with its last client; not resumable
 	ctx       context.Context
 	cancel    context.CancelFunc
-	closedFn  func() string
+	shell     Shell
 	done      chan struct{}
 	wake      chan struct{} // the paused reader may go on
 	record    bool
@@ -72,7 +86,7 @@ func newSession(r *Sessions, id, owner, tab string, ephemeral bool, opts *Option
 	ctx, cancel := context.WithCancel(r.ctx)
 	return &Session{
 		reg: r, id: id, owner: owner, tab: tab, ephemeral: ephemeral,
-		ctx: ctx, cancel: cancel, closedFn: opts.Closed, record: opts.Record && r.cfg.RecordDir != "",
+		ctx: ctx, cancel: cancel, shell: opts.Shell, record: opts.Record && r.cfg.RecordDir != "",
 		done: make(chan struct{}), wake: make(chan struct{}, 1),
 		ring: newRing(r.cfg.RingSize), clients: map[*conn]struct{}{}, cols: 80, rows: 24,
 	}
@@ -102,13 +116,13 @@ func (s *Session) info() Info {
 	return info
 }
 
-// open runs the Opener, then reads the TTY until it ends.
+// open runs the Shell, then reads the TTY until it ends.
 func (s *Session) open(opts *Options) {
 	defer s.reg.wg.Done()
 	s.mu.Lock()
 	cols, rows := s.cols, s.rows
 	s.mu.Unlock()
-	tty, err := opts.Open(s.ctx, cols, rows, s.setStatus)
+	tty, err := opts.Shell.Open(s.ctx, cols, rows, s.Status)
 	if err != nil {
 		s.end("error", err.Error(), websocket.CloseInternalServerErr)
 		return
@@ -143,11 +157,9 @@ func (s *Session) open(opts *Options) {
 		tty.Write(pending)
 		s.inMu.Unlock()
 	}
-	s.setStatus("ready", "")
-	if opts.AfterOpen != nil {
-		s.reg.wg.Add(1)
-		go func() { defer s.reg.wg.Done(); opts.AfterOpen(s.ctx, s.setStatus) }()
-	}
+	s.Status("ready", "")
+	s.reg.wg.Add(1)
+	go func() { defer s.reg.wg.Done(); opts.Shell.Opened(s.ctx, s) }()
 	s.readLoop(tty)
 }
 
@@ -181,8 +193,8 @@ func (s *Session) readLoop(tty TTY) {
 		}
 		if err != nil {
 			msg := "The shell exited."
-			if s.closedFn != nil && s.ctx.Err() == nil {
-				if why := s.closedFn(); why != "" {
+			if s.ctx.Err() == nil {
+				if why := s.shell.Closed(); why != "" {
 					msg = why
 				}
 			}
@@ -219,8 +231,8 @@ func (s *Session) end(state, msg string, code int) {
 	close(s.done)
 }
 
-// setStatus tells every client, now and later, how the session is.
-func (s *Session) setStatus(state, msg string) {
+// Status tells every client, now and later, how the session is.
+func (s *Session) Status(state, msg string) {
 	f := EncodeStatus(state, msg)
 	s.mu.Lock()
 	defer s.mu.Unlock()

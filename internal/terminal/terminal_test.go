@@ -173,15 +173,23 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		}
 		h.done <- h.reg.Serve(r.Context(), ws, Options{
 			Owner: owner, Tab: q.Get("tab"), ReadOnly: q.Get("view") == "1", Record: q.Get("record") == "1",
-			Open: func(ctx context.Context, cols, rows uint, status func(string, string)) (TTY, error) {
-				status("starting", "fake sandbox")
-				return h.fake.Shell(ctx, nil, cols, rows)
-			},
+			Shell: fakeShell{h.fake},
 		})
 	}))
 	t.Cleanup(func() { h.srv.Close(); h.reg.Close() })
 	return h
 }
+
+// fakeShell opens a local shell on a pty (the fake engine's).
+type fakeShell struct{ fake *sandboxtest.Fake }
+
+func (f fakeShell) Open(ctx context.Context, cols, rows uint, status func(string, string)) (TTY, error) {
+	status("starting", "fake sandbox")
+	return f.fake.Shell(ctx, nil, cols, rows)
+}
+func (fakeShell) Opened(context.Context, *Session) {}
+func (fakeShell) Input()                           {}
+func (fakeShell) Closed() string                   { return "" }
 
 func (h *harness) dial(t testing.TB, query string) *Client {
 	t.Helper()
