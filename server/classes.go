@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/auth"
+	"handson/internal/progress"
 	"handson/internal/registry"
 	"handson/internal/sandbox"
 	"handson/internal/store"
@@ -180,49 +180,17 @@ func (s *Server) createClass(w http.ResponseWriter, r *http.Request) error {
 
 // classData is the class page: who is in it and where each student stands.
 type classData struct {
-	Class    *store.Class
-	Labs     []classLab // the labs the class works on
+	Class *store.Class
+	*progress.Table
 	Catalog  []classLab // every lab, with Chosen set, for the choice form
-	Students []classStudent
-	Stuck    []stuckStudent
 	Notice   string
 	Accounts []newAccount // shown once after a roster import or a password reset
 }
 
 type classLab struct {
-	ID, Title string
-	Steps     []string // step ids with a check
-	Chosen    bool
+	progress.Lab
+	Chosen bool
 }
-
-type classStudent struct {
-	store.Member
-	Cells []cell // per lab and step, in Labs order
-	Done  int
-}
-
-type cell struct {
-	Lab, Step string
-	Status    string // none, failed, passed
-	Attempts  int
-	Message   string
-	Stuck     bool
-}
-
-// stuckStudent failed a step's check stuckAttempts times, or has been on it
-// stuckFor, without passing.
-type stuckStudent struct {
-	UserID    int64
-	Name      string
-	Lab, Step string
-	Attempts  int
-	Message   string
-}
-
-const (
-	stuckAttempts = 3
-	stuckFor      = 15 * time.Minute
-)
 
 type newAccount struct {
 	Username, Name, Password string
@@ -234,8 +202,9 @@ func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) 
 	if err != nil {
 		return nil, err
 	}
+	var labs []progress.Lab
 	for _, e := range s.CurrentCourse().Labs() {
-		l := classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title, Chosen: len(chosen) == 0 || slices.Contains(chosen, e.ID)}
+		l := classLab{Lab: progress.Lab{ID: e.ID, Title: e.In(s.langs(r)...).Title}, Chosen: len(chosen) == 0 || slices.Contains(chosen, e.ID)}
 		for _, st := range e.Primary.Steps {
 			if st.Check != "" {
 				l.Steps = append(l.Steps, st.ID)
@@ -243,45 +212,24 @@ func (s *Server) classData(r *http.Request, c *store.Class) (*classData, error) 
 		}
 		d.Catalog = append(d.Catalog, l)
 		if l.Chosen {
-			d.Labs = append(d.Labs, l)
+			labs = append(labs, l.Lab)
 		}
 	}
 	members, err := s.Store.Members(r.Context(), c.ID)
 	if err != nil {
 		return nil, err
 	}
+	var students []progress.Student
+	for _, m := range members {
+		if m.ClassRole == store.RoleStudent {
+			students = append(students, progress.Student{ID: m.ID, Username: m.Username, Name: m.Name(), Email: m.Email})
+		}
+	}
 	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
 	if err != nil {
 		return nil, err
 	}
-	byKey := map[string]store.StepStat{}
-	for _, st := range stats {
-		byKey[fmt.Sprint(st.UserID, "/", st.LabID, "/", st.StepID)] = st
-	}
-	for _, m := range members {
-		if m.ClassRole != store.RoleStudent {
-			continue
-		}
-		row := classStudent{Member: m}
-		for _, l := range d.Labs {
-			for _, step := range l.Steps {
-				st, ok := byKey[fmt.Sprint(m.ID, "/", l.ID, "/", step)]
-				c := cell{Lab: l.ID, Step: step, Status: "none"}
-				if ok {
-					c.Attempts, c.Message, c.Status = st.Attempts, st.LastMessage, "failed"
-					if st.Passed {
-						c.Status = "passed"
-						row.Done++
-					} else if st.Attempts >= stuckAttempts || time.Since(st.FirstAt) > stuckFor {
-						c.Stuck = true
-						d.Stuck = append(d.Stuck, stuckStudent{m.ID, m.Name(), l.ID, step, st.Attempts, st.LastMessage})
-					}
-				}
-				row.Cells = append(row.Cells, c)
-			}
-		}
-		d.Students = append(d.Students, row)
-	}
+	d.Table = progress.Build(labs, students, stats, time.Now())
 	return d, nil
 }
 
@@ -439,72 +387,16 @@ func (s *Server) grades(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
-	if err != nil {
-		return err
-	}
-	finished := map[int64]time.Time{}
-	for _, st := range stats {
-		if st.Passed && st.PassedAt.After(finished[st.UserID]) {
-			finished[st.UserID] = st.PassedAt
-		}
-	}
-	header := []string{"username", "name", "email"}
-	total := 0
-	for _, l := range d.Labs {
-		header = append(header, csvText(l.ID))
-		total += len(l.Steps)
-	}
-	header = append(header, "points", "max_points", "score", "last_passed_at")
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="class-%d-grades.csv"`, c.ID))
-	cw := csv.NewWriter(w)
-	cw.Write(header)
-	for _, st := range d.Students {
-		row := []string{csvText(st.Username), csvText(st.DisplayName), csvText(st.Email)}
-		i := 0
-		for _, l := range d.Labs {
-			n := 0
-			for range l.Steps {
-				if st.Cells[i].Status == "passed" {
-					n++
-				}
-				i++
-			}
-			row = append(row, strconv.Itoa(n))
-		}
-		score := 0.0
-		if total > 0 {
-			score = float64(st.Done) / float64(total)
-		}
-		last := ""
-		if t, ok := finished[st.ID]; ok {
-			last = t.UTC().Format(time.RFC3339)
-		}
-		row = append(row, strconv.Itoa(st.Done), strconv.Itoa(total), strconv.FormatFloat(score, 'f', 3, 64), last)
-		cw.Write(row)
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// csvText makes text that people wrote (names, emails, lab ids) safe for
-// a spreadsheet cell: a cell that begins with = + - @, a tab or a carriage
-// return is run as a formula (=HYPERLINK… in a display name), so it gets
-// a leading ' that makes it text (OWASP, "CSV Injection"). Numbers the
-// platform writes itself do not go through it.
-func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	return d.WriteCSV(w)
 }
 
 // labStats is a lab's picture for a class: how many finished and when,
 // how long each step takes, which checks fail most.
 type labStats struct {
 	Class      *store.Class
-	Lab        classLab
+	Lab        progress.Lab
 	Students   int
 	Finished   int
 	Completion template.HTML
@@ -518,90 +410,30 @@ func (s *Server) labStatsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st := &labStats{Class: c, Students: len(d.Students)}
-	found := false
-	for _, l := range d.Labs {
-		if l.ID == r.PathValue("lab") {
-			st.Lab, found = l, true
-		}
-	}
-	if !found {
+	lab := r.PathValue("lab")
+	ps, ok := d.Stats(lab)
+	if !ok {
 		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
 	}
-	stats, err := s.Store.ClassProgress(r.Context(), c.ID)
-	if err != nil {
-		return err
-	}
-	type key struct {
-		user int64
-		step string
-	}
-	byKey := map[key]store.StepStat{}
-	for _, x := range stats {
-		if x.LabID == st.Lab.ID {
-			byKey[key{x.UserID, x.StepID}] = x
+	st := &labStats{Class: c, Students: len(d.Students), Finished: len(ps.Finished)}
+	for _, l := range d.Labs {
+		if l.ID == lab {
+			st.Lab = l
 		}
 	}
-	var finished []time.Time
-	for _, stu := range d.Students {
-		var last time.Time
-		all := len(st.Lab.Steps) > 0
-		for _, step := range st.Lab.Steps {
-			x, ok := byKey[key{stu.ID, step}]
-			if !ok || !x.Passed {
-				all = false
-				break
-			}
-			if x.PassedAt.After(last) {
-				last = x.PassedAt
-			}
-		}
-		if all {
-			finished = append(finished, last)
-		}
-	}
-	sort.Slice(finished, func(i, j int) bool { return finished[i].Before(finished[j]) })
-	st.Finished = len(finished)
 	lang := s.uiLang(r)
-	st.Completion = lineChart(tr(lang, "stats.completion"), finished, st.Students)
-
+	st.Completion = lineChart(tr(lang, "stats.completion"), ps.Finished, st.Students)
 	var times, fails []bar
-	for _, step := range st.Lab.Steps {
-		var mins []float64
-		failed := 0
-		for _, stu := range d.Students {
-			x, ok := byKey[key{stu.ID, step}]
-			if !ok {
-				continue
-			}
-			if x.Passed {
-				mins = append(mins, x.PassedAt.Sub(x.FirstAt).Minutes())
-				failed += x.Attempts - 1
-			} else {
-				failed += x.Attempts
-			}
-		}
-		m := median(mins)
-		times = append(times, bar{step, m, fmt.Sprintf("%.1f min (%d)", m, len(mins))})
-		fails = append(fails, bar{step, float64(failed), strconv.Itoa(failed)})
+	for _, x := range ps.Steps {
+		times = append(times, bar{x.Step, x.MedianMinutes, fmt.Sprintf("%.1f min (%d)", x.MedianMinutes, x.Solved)})
+		fails = append(fails, bar{x.Step, float64(x.Failures), strconv.Itoa(x.Failures)})
 	}
 	st.StepTime = barChart(tr(lang, "stats.steptime"), times)
 	st.Failures = barChart(tr(lang, "stats.failures"), fails)
-	if st.Common, err = s.Store.CommonFailures(r.Context(), c.ID, st.Lab.ID, 10); err != nil {
+	if st.Common, err = s.Store.CommonFailures(r.Context(), c.ID, lab, 10); err != nil {
 		return err
 	}
 	return s.render(w, r, "labstats", &view{Page: "labstats", Data: st})
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	sort.Float64s(xs)
-	if len(xs)%2 == 1 {
-		return xs[len(xs)/2]
-	}
-	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
 // studentData is one student's page for an instructor: their attempts with
@@ -609,7 +441,7 @@ func median(xs []float64) float64 {
 type studentData struct {
 	Class    *store.Class
 	Student  *store.Member
-	Labs     []classLab
+	Labs     []progress.Lab
 	Attempts []store.Attempt
 	// What the student pushed to the classroom registry (nil registry:
 	// none shown); PushedErr when it did not answer.
@@ -625,7 +457,7 @@ func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := &studentData{Class: c, Student: m}
 	for _, e := range s.CurrentCourse().Labs() {
-		d.Labs = append(d.Labs, classLab{ID: e.ID, Title: e.In(s.langs(r)...).Title})
+		d.Labs = append(d.Labs, progress.Lab{ID: e.ID, Title: e.In(s.langs(r)...).Title})
 	}
 	if d.Attempts, err = s.Store.UserAttempts(r.Context(), m.ID, 200); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"handson/internal/apperr"
+	"handson/internal/progress"
 )
 
 // Class is a group of students and its instructors.
@@ -183,19 +184,8 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash string) error 
 	return tx.Commit()
 }
 
-// StepStat is one student's record on one step.
-type StepStat struct {
-	UserID        int64
-	LabID, StepID string
-	Attempts      int
-	Passed        bool
-	FirstAt       time.Time // first attempt
-	PassedAt      time.Time // first passing attempt; zero if none
-	LastMessage   string
-}
-
 // ClassProgress returns every step record of the class's students.
-func (db *DB) ClassProgress(ctx context.Context, classID int64) ([]StepStat, error) {
+func (db *DB) ClassProgress(ctx context.Context, classID int64) ([]progress.StepStat, error) {
 	rows, err := db.read.QueryContext(ctx,
 		`SELECT a.user_id, a.lab_id, a.step_id, COUNT(*), MAX(a.passed), MIN(a.created_at),
 		        MIN(CASE WHEN a.passed THEN a.created_at END),
@@ -206,9 +196,9 @@ func (db *DB) ClassProgress(ctx context.Context, classID int64) ([]StepStat, err
 		return nil, err
 	}
 	defer rows.Close()
-	var out []StepStat
+	var out []progress.StepStat
 	for rows.Next() {
-		var s StepStat
+		var s progress.StepStat
 		var first string
 		var passedAt sql.NullString
 		if err := rows.Scan(&s.UserID, &s.LabID, &s.StepID, &s.Attempts, &s.Passed, &first, &passedAt, &s.LastMessage); err != nil {
