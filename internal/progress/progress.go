@@ -34,7 +34,7 @@ type Lab struct {
 
 // Student is a class's student.
 type Student struct {
-	ID                     int64
+	ID                    int64
 	Username, Name, Email string
 }
 

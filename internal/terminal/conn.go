@@ -42,11 +42,11 @@ const (
 // conn is one websocket: a reader of the client's frames (in order) and
 // the only writer.
 type conn struct {
-	ws      *websocket.Conn
-	ctx     context.Context
-	cancel  context.CancelFunc
-	viewer  bool
-	shell   Shell // told of input
+	ws     *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	viewer bool
+	shell  Shell // told of input
 
 	ctrl   chan []byte   // Hello and Status frames, before output
 	notify chan struct{} // output or the session's end is there

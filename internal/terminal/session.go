@@ -34,7 +34,6 @@ type Shell interface {
 	Closed() string
 }
 
-
 const (
 	readChunk  = 64 << 10 // TTY reads and Output frames
 	maxPending = 64 << 10 // input typed before the shell is up
