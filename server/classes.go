@@ -16,8 +16,8 @@ import (
 	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/auth"
+	"handson/internal/imageref"
 	"handson/internal/progress"
-	"handson/internal/registry"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 )
@@ -379,7 +379,7 @@ type studentData struct {
 	// What the student pushed to the classroom registry (nil registry:
 	// none shown); PushedErr when it did not answer.
 	Registry  string
-	Pushed    []registry.Repository
+	Pushed    []imageref.Repository
 	PushedErr string
 }
 
@@ -397,7 +397,7 @@ func (s *Server) studentPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.Registry != nil {
 		d.Registry = s.Registry.Address()
-		if ns, ok := registry.Namespace(m.Username); ok {
+		if ns, ok := imageref.Namespace(m.Username); ok {
 			// The page must not fail with the registry: say it did not answer.
 			if d.Pushed, err = s.Registry.Pushed(r.Context(), ns); err != nil {
 				s.Log.Warn("listing a student's pushed images", "user", m.Username, "err", err)

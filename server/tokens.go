@@ -8,7 +8,7 @@ import (
 
 	"handson/internal/apperr"
 	"handson/internal/auth"
-	"handson/internal/registry"
+	"handson/internal/imageref"
 	"handson/internal/store"
 )
 
@@ -17,7 +17,7 @@ type ClassRegistry interface {
 	// Address is what students type: registry.handson:5000.
 	Address() string
 	// Pushed lists a namespace's repositories and their tags.
-	Pushed(ctx context.Context, namespace string) ([]registry.Repository, error)
+	Pushed(ctx context.Context, namespace string) ([]imageref.Repository, error)
 }
 
 // tokenLifetimes are the expiries a student can choose, in days; 0: never.
@@ -50,7 +50,7 @@ func (s *Server) tokensData(r *http.Request) (*tokensData, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, ok := registry.Namespace(u.Username)
+	ns, ok := imageref.Namespace(u.Username)
 	d := &tokensData{Tokens: tokens, Namespace: ns, BadName: !ok, Lifetimes: tokenLifetimes, Now: time.Now()}
 	if s.Registry != nil {
 		d.Registry = s.Registry.Address()
@@ -88,7 +88,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeToken deletes one of the user's tokens; docker logins with it stop
-// working within registry.TokenTTL.
+// working within the registry token lifetime.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(r.PathValue("token"), 10, 64)
 	if err != nil {
@@ -105,6 +105,6 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 // username as a repository namespace (lower case), so that
 // $REGISTRY/$HANDSON_USER/app is a valid name and docker login takes it.
 func handsonUser(u *store.User) string {
-	ns, _ := registry.Namespace(u.Username)
+	ns, _ := imageref.Namespace(u.Username)
 	return "HANDSON_USER=" + ns
 }

@@ -10,18 +10,18 @@ import (
 	"strings"
 	"testing"
 
-	"handson/internal/registry"
+	"handson/internal/imageref"
 	"handson/internal/store"
 )
 
 // fakeRegistry answers what the pages ask of the classroom registry.
 type fakeRegistry struct {
-	pushed map[string][]registry.Repository
+	pushed map[string][]imageref.Repository
 	err    error
 }
 
 func (f *fakeRegistry) Address() string { return "registry.handson:5000" }
-func (f *fakeRegistry) Pushed(ctx context.Context, ns string) ([]registry.Repository, error) {
+func (f *fakeRegistry) Pushed(ctx context.Context, ns string) ([]imageref.Repository, error) {
 	return f.pushed[ns], f.err
 }
 
@@ -92,7 +92,7 @@ func TestTokensPageJapanese(t *testing.T) {
 
 func TestPushedImagesOnStudentPage(t *testing.T) {
 	e, class := classEnv(t)
-	fake := &fakeRegistry{pushed: map[string][]registry.Repository{"alice": {{Name: "alice/web", Tags: []string{"1.0", "latest"}}}}}
+	fake := &fakeRegistry{pushed: map[string][]imageref.Repository{"alice": {{Name: "alice/web", Tags: []string{"1.0", "latest"}}}}}
 	e.srv.Registry = fake
 	c := e.login(t, "teacher")
 	page := e.url + "/classes/" + itoa(class.ID) + "/members/" + itoa(mustUserID(t, e, "alice"))

@@ -1,7 +1,7 @@
 package registry
 
 import (
-	"regexp"
+	"handson/internal/imageref"
 	"slices"
 	"strings"
 )
@@ -10,37 +10,6 @@ import (
 type User struct {
 	Name    string // platform username
 	Teacher bool   // instructors and admins pull anything, to see what students pushed
-}
-
-// Library is the namespace of the mirrored official images: everyone may
-// pull it, nobody may push into it through the token server.
-const Library = "library"
-
-// component is one part of a repository name, as distribution's reference
-// grammar allows it.
-var component = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$`)
-
-// Namespace is the repository namespace of a platform username: the name in
-// lower case (usernames are unique regardless of case; repository names
-// must be lower case). ok is false when the name cannot be one (distribution's
-// grammar), or is "library".
-func Namespace(username string) (ns string, ok bool) {
-	ns = strings.ToLower(username)
-	return ns, ns != Library && component.MatchString(ns)
-}
-
-// validRepository reports whether name is a repository name the registry
-// would accept: lower-case components separated by '/'.
-func validRepository(name string) bool {
-	if name == "" || len(name) > 255 {
-		return false
-	}
-	for _, c := range strings.Split(name, "/") {
-		if !component.MatchString(c) {
-			return false
-		}
-	}
-	return true
 }
 
 // Policy says who may do what.
@@ -61,23 +30,23 @@ type Policy struct {
 //   - nothing else: no delete, no catalog (the platform lists the registry
 //     with tokens it makes for itself).
 func (p Policy) Grant(u *User, typ, name string, want []string) []string {
-	if typ != "repository" || !validRepository(name) {
+	if typ != "repository" || !imageref.ValidRepository(name) {
 		return []string{}
 	}
 	ns, _, _ := strings.Cut(name, "/")
 	allowed := map[string]bool{}
-	if ns == Library && strings.Contains(name, "/") {
+	if ns == imageref.Library && strings.Contains(name, "/") {
 		allowed["pull"] = true
 	}
 	if u != nil {
-		if own, ok := Namespace(u.Name); ok && own == ns && strings.Contains(name, "/") {
+		if own, ok := imageref.Namespace(u.Name); ok && own == ns && strings.Contains(name, "/") {
 			allowed["pull"], allowed["push"] = true, true
 		}
 		if u.Teacher {
 			allowed["pull"] = true
 		}
 	}
-	if p.PullAny && ns != Library && p.IsNamespace != nil && !p.IsNamespace(ns) {
+	if p.PullAny && ns != imageref.Library && p.IsNamespace != nil && !p.IsNamespace(ns) {
 		allowed["pull"] = true
 	}
 	out := []string{}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"handson/internal/imageref"
 	"io"
 	"log/slog"
 	"net"
@@ -331,7 +332,7 @@ func (r *Registry) check(ctx context.Context, list bool) error {
 		r.mu.Unlock()
 		return nil
 	}
-	lib, err := r.repositories(ctx, Library+"/")
+	lib, err := r.repositories(ctx, imageref.Library+"/")
 	if err != nil {
 		r.setProblem(err.Error())
 		return err
@@ -369,20 +370,14 @@ func ping(ctx context.Context, addr string) error {
 	return fmt.Errorf("GET /v2/ answered %s", res.Status)
 }
 
-// Repository is a repository and its tags.
-type Repository struct {
-	Name string
-	Tags []string
-}
-
 // Pushed lists the repositories under namespace/ (what a student pushed)
 // with their tags.
-func (r *Registry) Pushed(ctx context.Context, namespace string) ([]Repository, error) {
+func (r *Registry) Pushed(ctx context.Context, namespace string) ([]imageref.Repository, error) {
 	names, err := r.repositories(ctx, namespace+"/")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Repository, 0, len(names))
+	out := make([]imageref.Repository, 0, len(names))
 	for _, name := range names {
 		var body struct {
 			Tags []string `json:"tags"`
@@ -391,7 +386,7 @@ func (r *Registry) Pushed(ctx context.Context, namespace string) ([]Repository, 
 			return nil, err
 		}
 		slices.Sort(body.Tags)
-		out = append(out, Repository{Name: name, Tags: body.Tags})
+		out = append(out, imageref.Repository{Name: name, Tags: body.Tags})
 	}
 	return out, nil
 }
@@ -519,7 +514,7 @@ func PortOf(addr string) int {
 // it. The layers stay until a garbage collection
 // (docker-registry garbage-collect).
 func (r *Registry) Forget(ctx context.Context, namespace string) error {
-	if ns, ok := Namespace(namespace); !ok || ns != namespace {
+	if ns, ok := imageref.Namespace(namespace); !ok || ns != namespace {
 		return fmt.Errorf("forget %q: not a namespace", namespace)
 	}
 	return r.forget(ctx, namespace)
@@ -527,7 +522,7 @@ func (r *Registry) Forget(ctx context.Context, namespace string) error {
 
 // forget deletes a repository, or all under a namespace, from storage.
 func (r *Registry) forget(ctx context.Context, ns string) error {
-	if !validRepository(ns) {
+	if !imageref.ValidRepository(ns) {
 		return fmt.Errorf("forget %q: not a repository name", ns)
 	}
 	created, err := r.cli.ExecCreate(ctx, r.main.spec.Name, client.ExecCreateOptions{

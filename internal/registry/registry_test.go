@@ -27,6 +27,7 @@ import (
 	"handson/internal/auth"
 	"handson/internal/config"
 	"handson/internal/firewall"
+	"handson/internal/imageref"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
 	"handson/internal/store"
@@ -329,7 +330,7 @@ func TestClassroomRegistry(t *testing.T) {
 	// Something in library/ that no sandbox has: the mirror is the only
 	// way to get it.
 	mirrored := "regtest-" + id
-	c.seed(t, "handson/busybox:latest", Library+"/"+mirrored)
+	c.seed(t, "handson/busybox:latest", imageref.Library+"/"+mirrored)
 	if st := c.reg.Status(); !st.Ready {
 		t.Fatalf("registry not ready: %+v", st)
 	}
@@ -427,8 +428,8 @@ docker logout "$REGISTRY"`, env...)
 		if repos, err := c.reg.Pushed(context.Background(), bob); err != nil || len(repos) != 0 {
 			t.Errorf("Pushed(%s) = %+v, %v: bob pushed nothing", bob, repos, err)
 		}
-		if repos, _ := c.reg.Pushed(context.Background(), Library); !slices.ContainsFunc(repos, func(r Repository) bool { return r.Name == "library/"+mirrored }) ||
-			slices.ContainsFunc(repos, func(r Repository) bool { return r.Name == "library/evil" }) {
+		if repos, _ := c.reg.Pushed(context.Background(), imageref.Library); !slices.ContainsFunc(repos, func(r imageref.Repository) bool { return r.Name == "library/"+mirrored }) ||
+			slices.ContainsFunc(repos, func(r imageref.Repository) bool { return r.Name == "library/evil" }) {
 			t.Errorf("library: %+v", repos)
 		}
 	})

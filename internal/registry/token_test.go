@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"handson/internal/imageref"
 	"io"
 	"log/slog"
 	"math/big"
@@ -149,13 +150,13 @@ func TestLoadSignerKeepsTheKey(t *testing.T) {
 
 func TestNamespace(t *testing.T) {
 	for name, want := range map[string]string{"alice": "alice", "Alice.B": "alice.b", "a_b": "a_b", "a--b": "a--b", "s-2026-01": "s-2026-01"} {
-		if ns, ok := Namespace(name); !ok || ns != want {
-			t.Errorf("Namespace(%q) = %q, %v; want %q", name, ns, ok, want)
+		if ns, ok := imageref.Namespace(name); !ok || ns != want {
+			t.Errorf("imageref.Namespace(%q) = %q, %v; want %q", name, ns, ok, want)
 		}
 	}
 	for _, name := range []string{"library", "LIBRARY", "-ab", "ab-", "a..b", "a___b", ".ab"} {
-		if _, ok := Namespace(name); ok {
-			t.Errorf("Namespace(%q) ok, want refused", name)
+		if _, ok := imageref.Namespace(name); ok {
+			t.Errorf("imageref.Namespace(%q) ok, want refused", name)
 		}
 	}
 }
