@@ -19,6 +19,7 @@ import (
 
 	"handson/content"
 	"handson/frontend"
+	"handson/internal/i18n"
 	"handson/internal/labrun"
 	"handson/internal/sandbox"
 	"handson/internal/store"
@@ -224,7 +225,7 @@ func (s *Server) Handler() (http.Handler, error) {
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range []string{"login", "register", "labs", "lab", "classes", "class", "labstats", "student", "watch", "tokens", "status", "error"} {
-		t, err := template.New(name).Funcs(template.FuncMap{"t": tr, "usernamePattern": func() string { return usernamePattern }}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(template.FuncMap{"t": tr, "count": i18n.Count, "messages": i18n.Browser, "usernamePattern": func() string { return usernamePattern }}).ParseFS(frontend.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("template %s: %w", name, err)
 		}

@@ -391,6 +391,18 @@ func TestTerminalBarLayout(t *testing.T) {
 		}
 		resize(1400, 900)
 	}
+	// The bar's own words come from the catalog the page carries
+	// (<script id="messages">), in Japanese, formatted as Go formats them.
+	words := e2eRun(b, "read the bar's words", chromedp.Evaluate[map[string]string](`({
+		tab: document.querySelector('.terminal-tabs .terminal-tab')?.title ?? '',
+		add: document.querySelector('.terminal-tabs .terminal-tab-add')?.title ?? '',
+		find: document.querySelector('.terminal-tools .terminal-tool:last-child')?.textContent ?? '',
+	})`))
+	for part, want := range map[string]string{"tab": "ターミナル 1", "add": "新しいターミナル", "find": "検索"} {
+		if words[part] != want {
+			t.Errorf("the bar's %s says %q, want %q", part, words[part], want)
+		}
+	}
 	check("the ready message")
 
 	// The disk news ends the session: the longest status, with a button
@@ -401,6 +413,9 @@ func TestTerminalBarLayout(t *testing.T) {
 		t.Fatalf("sweep: %v", err)
 	}
 	waitJS(t, b, "the disk news in the status", `(() => { const s = document.querySelector('.terminal-status'); return s.dataset.state === 'closed' && s.textContent.includes('ディスク使用量が 6.0 GiB') && !!s.querySelector('.terminal-reconnect'); })()`, 20*time.Second)
+	if got := e2eRun(b, "read the reconnect button", chromedp.Evaluate[string](`document.querySelector('.terminal-reconnect')?.textContent ?? ''`)); got != "再接続" {
+		t.Errorf("the reconnect button says %q, want 再接続", got)
+	}
 	check("the disk news")
 	if l := problems.take(); len(l) > 0 {
 		t.Errorf("the lab page: %d problems:\n%s", len(l), strings.Join(l, "\n"))

@@ -22,7 +22,7 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
 
   button.disabled = true;
   section?.setAttribute('aria-busy', 'true');
-  show(result, 'checking', t('checking'));
+  show(result, 'checking', t('web.check.checking'));
   try {
     const res = await fetch(url, {
       method: 'POST',
@@ -32,11 +32,11 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
     const body = await readJSON(res);
     if (!res.ok) {
       const err = typeof body?.error === 'string' && body.error ? body.error : `${res.status} ${res.statusText}`.trim();
-      show(result, 'error', t('checkFailed') + err);
+      show(result, 'error', t('web.check.failed', err));
       return;
     }
     if (!body || typeof body.passed !== 'boolean') {
-      show(result, 'error', t('checkFailed') + t('badResponse'));
+      show(result, 'error', t('web.check.failed', t('web.badResponse')));
       return;
     }
     const r = body as unknown as CheckResponse;
@@ -45,11 +45,11 @@ async function runCheck(button: HTMLButtonElement): Promise<void> {
       if (section.dataset.status !== 'passed') section.dataset.status = r.passed ? 'passed' : 'failed';
       stepDone(section);
     }
-    show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? t('passed') : t('notYet')), r.output);
+    show(result, r.passed ? 'passed' : 'failed', r.message || (r.passed ? t('web.check.passed') : t('web.check.notYet')), r.output);
   } catch (e) {
     // fetch only rejects when the server couldn't be reached at all.
     const why = e instanceof Error ? e.message : String(e);
-    show(result, 'error', t('checkFailed') + t('unreachable') + ` (${why})`);
+    show(result, 'error', t('web.check.failed', t('web.unreachable', why)));
   } finally {
     button.disabled = false;
     section?.removeAttribute('aria-busy');
@@ -75,7 +75,7 @@ function show(el: HTMLElement | null, kind: string, message: string, output?: st
     const details = document.createElement('details');
     details.className = 'check-output';
     const summary = document.createElement('summary');
-    summary.textContent = t('output');
+    summary.textContent = t('web.check.output');
     const pre = document.createElement('pre');
     pre.textContent = output;
     details.append(summary, pre);

@@ -1,7 +1,7 @@
 // The instructor's class page: the progress grid and the "needs help" list
 // follow students' checks live (server-sent events), without a reload.
 
-import { t } from './i18n';
+import { count } from './i18n';
 interface AttemptEvent {
   user: number;
   lab: string;
@@ -31,7 +31,7 @@ function update(main: HTMLElement, ev: AttemptEvent): void {
   cell.dataset.status = ev.status;
   cell.dataset.attempts = String(ev.attempts);
   cell.textContent = ev.status === 'passed' ? '✓' : '✗' + ev.attempts;
-  cell.title = `${ev.lab}/${ev.step}: ${ev.attempts} attempts${ev.message ? ' — ' + ev.message : ''}`;
+  cell.title = `${ev.lab}/${ev.step}: ${count('web.class.attempts', ev.attempts)}${ev.message ? ' — ' + ev.message : ''}`;
   cell.classList.remove('flash');
   void cell.offsetWidth; // restart the animation
   cell.classList.add('flash');
@@ -50,7 +50,7 @@ function update(main: HTMLElement, ev: AttemptEvent): void {
     li.dataset.lab = ev.lab;
     li.dataset.step = ev.step;
     const name = row.querySelector('th')?.firstChild?.textContent?.trim() ?? String(ev.user);
-    li.textContent = `${name} — ${ev.lab}/${ev.step}: ${ev.attempts} ${t('failedChecks')}${ev.message ? ' (' + ev.message + ')' : ''}`;
+    li.textContent = `${name} — ${ev.lab}/${ev.step}: ${count('web.class.failed', ev.attempts)}${ev.message ? ' (' + ev.message + ')' : ''}`;
     list.append(li);
   }
   const none = list.querySelector('li.none');

@@ -1,7 +1,7 @@
 // "Run ▶" buttons on the guide's runnable code blocks.
 
 import { t } from './i18n';
-const LABEL = (): string => t('run');
+const LABEL = (): string => t('web.run');
 
 /** run types text into the terminal and returns false if it couldn't. */
 export function initExecBlocks(run: (text: string) => boolean, root: ParentNode = document): void {
@@ -11,7 +11,7 @@ export function initExecBlocks(run: (text: string) => boolean, root: ParentNode 
     button.type = 'button';
     button.className = 'run-button';
     button.textContent = LABEL();
-    button.title = t('runTitle');
+    button.title = t('web.run.title');
     let resetTimer: number | undefined;
     button.addEventListener('click', () => {
       const code = block.querySelector('code') ?? block.querySelector('pre') ?? block;
@@ -19,7 +19,7 @@ export function initExecBlocks(run: (text: string) => boolean, root: ParentNode 
       const text = (code.textContent ?? '').trim().replace(/\r?\n/g, '\r');
       if (!text || run(text + '\r')) return;
       // Say so rather than fail silently while the terminal is reconnecting.
-      button.textContent = t('notConnected');
+      button.textContent = t('web.run.notConnected');
       button.dataset.state = 'error';
       window.clearTimeout(resetTimer);
       resetTimer = window.setTimeout(() => {
@@ -39,7 +39,7 @@ export function initCopyBlocks(root: ParentNode = document): void {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'run-button copy-button';
-    button.textContent = t('copy');
+    button.textContent = t('web.copy');
     button.addEventListener('click', async () => {
       const text = (block.querySelector('code')?.textContent ?? '').replace(/\n$/, '');
       let ok = false;
@@ -54,8 +54,8 @@ export function initCopyBlocks(root: ParentNode = document): void {
         ok = document.execCommand('copy');
         area.remove();
       }
-      button.textContent = ok ? t('copied') : t('copyFailed');
-      window.setTimeout(() => (button.textContent = t('copy')), 1500);
+      button.textContent = ok ? t('web.copy.done') : t('web.copy.failed');
+      window.setTimeout(() => (button.textContent = t('web.copy')), 1500);
     });
     block.append(button);
   });

@@ -1,34 +1,65 @@
-// The browser's share of the UI text, in the language the server chose for
-// the page (<html data-ui-lang>).
+// The browser's share of the one message catalog (internal/i18n, the keys
+// under "web."). The server puts them in each page, in the page's language,
+// as JSON: <script type="application/json" id="messages">. t and count
+// format them as Go's i18n.T and i18n.Count do; frontend/i18n_test.go runs
+// format against Go's fmt.
 
-const TEXT = {
-  checking: { en: 'Checking…', ja: 'チェック中…' },
-  passed: { en: 'Passed', ja: '合格' },
-  notYet: { en: 'Not yet', ja: 'まだです' },
-  checkFailed: { en: 'Check failed: ', ja: 'チェックできませんでした: ' },
-  badResponse: { en: 'unexpected response from server', ja: 'サーバーの応答が不正です' },
-  unreachable: { en: 'could not reach the server', ja: 'サーバーに接続できません' },
-  output: { en: 'Output', ja: '出力' },
-  run: { en: 'Run ▶', ja: '実行 ▶' },
-  runTitle: { en: 'Type this into the terminal', ja: 'ターミナルに入力します' },
-  notConnected: { en: 'Not connected', ja: '未接続' },
-  copy: { en: 'Copy', ja: 'コピー' },
-  copied: { en: 'Copied', ja: 'コピーしました' },
-  copyFailed: { en: 'Select and copy by hand', ja: '選択してコピーしてください' },
-  resetConfirm: {
-    en: 'Reset your sandbox? Everything in it (files, images, containers) is deleted and a fresh one starts. Your progress is kept.',
-    ja: 'サンドボックスをリセットしますか? 中のファイル・イメージ・コンテナはすべて削除され、新しいサンドボックスが起動します。進捗は残ります。',
-  },
-  resetFailed: { en: 'Reset failed: ', ja: 'リセットできませんでした: ' },
-  failedChecks: { en: 'failed checks', ja: '回失敗' },
-} satisfies Record<string, { en: string; ja: string }>;
+export type Arg = string | number;
 
-export type TextKey = keyof typeof TEXT;
+let page: Record<string, string> | undefined;
 
-export function lang(): 'en' | 'ja' {
-  return document.documentElement.dataset.uiLang === 'ja' ? 'ja' : 'en';
+function messages(): Record<string, string> {
+  if (!page) {
+    try {
+      page = JSON.parse(document.getElementById('messages')?.textContent ?? '{}') as Record<string, string>;
+    } catch {
+      page = {};
+    }
+  }
+  return page;
 }
 
-export function t(key: TextKey): string {
-  return TEXT[key][lang()];
+/** key's text, formatted with args; an unknown key shows itself, as in Go. */
+export function t(key: string, ...args: Arg[]): string {
+  const s = messages()[key];
+  if (s === undefined) return key;
+  return args.length ? format(s, args) : s;
+}
+
+/** n of a unit: key + ".one" for exactly one, where the language has it. */
+export function count(key: string, n: number): string {
+  return t(plural(messages(), key, n), n);
+}
+
+export function plural(m: Record<string, string>, key: string, n: number): string {
+  return n === 1 && key + '.one' in m ? key + '.one' : key;
+}
+
+/**
+ * s formatted as Go's fmt.Sprintf formats it, for the verbs the browser's
+ * keys may use (TestCatalogComplete): %s, %d, %[n]s, %[n]d and %%, with
+ * Go's %!d(MISSING), %!d(BADINDEX), %!d(string=x) and %!(EXTRA …).
+ */
+export function format(s: string, args: readonly Arg[]): string {
+  let next = 0;
+  let reordered = false;
+  const out = s.replace(/%%|%(?:\[(\d+)\])?([sd])/g, (_, index: string | undefined, c: string | undefined) => {
+    if (!c) return '%';
+    if (index !== undefined) {
+      reordered = true;
+      const i = Number(index);
+      if (i < 1 || i > args.length) return `%!${c}(BADINDEX)`;
+      next = i - 1;
+    }
+    if (next >= args.length) return `%!${c}(MISSING)`;
+    const a = args[next++];
+    const ok = c === 's' ? typeof a === 'string' : Number.isInteger(a);
+    return ok ? String(a) : `%!${c}(${goType(a)}=${a})`;
+  });
+  if (reordered || next >= args.length) return out;
+  return out + '%!(EXTRA ' + args.slice(next).map((a) => `${goType(a)}=${a}`).join(', ') + ')';
+}
+
+function goType(a: Arg): string {
+  return typeof a === 'string' ? 'string' : Number.isInteger(a) ? 'int' : 'float64';
 }

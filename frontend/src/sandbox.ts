@@ -34,16 +34,16 @@ export function initSandbox(reconnect: (fresh: boolean) => void): void {
 
   const reset = document.querySelector<HTMLButtonElement>('button.sandbox-reset[data-url]');
   reset?.addEventListener('click', async () => {
-    if (!confirm(t('resetConfirm'))) return;
+    if (!confirm(t('web.reset.confirm'))) return;
     reset.disabled = true;
     try {
       const res = await fetch(reset.dataset.url!, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
       if (!res.ok) {
         const body = (await res.json().catch(() => ({}))) as { error?: string };
-        if (notice) show(notice, 'error', t('resetFailed') + (body.error ?? `${res.status} ${res.statusText}`));
+        if (notice) show(notice, 'error', t('web.reset.failed', body.error ?? `${res.status} ${res.statusText}`));
       }
     } catch (err) {
-      if (notice) show(notice, 'error', t('resetFailed') + t('unreachable') + ' (' + String(err) + ')');
+      if (notice) show(notice, 'error', t('web.reset.failed', t('web.unreachable', String(err))));
     } finally {
       reset.disabled = false;
     }

@@ -2,7 +2,7 @@
 // match, Shift+Enter the previous one, Escape closes.
 
 import type { SearchAddon } from '@xterm/addon-search';
-import { tt } from './terminal-text';
+import { t } from './i18n';
 
 const DECORATIONS = {
   matchBackground: '#4c566a',
@@ -27,13 +27,13 @@ export class SearchBox {
     this.el.setAttribute('role', 'search');
     this.input = document.createElement('input');
     this.input.type = 'search';
-    this.input.placeholder = tt('findPlaceholder');
-    this.input.setAttribute('aria-label', tt('findPlaceholder'));
+    this.input.placeholder = t('web.term.find.input');
+    this.input.setAttribute('aria-label', t('web.term.find.input'));
     this.count = document.createElement('span');
     this.count.className = 'terminal-search-count';
-    const prev = button('↑', tt('prevMatch'), () => this.find(false));
-    const next = button('↓', tt('nextMatch'), () => this.find(true));
-    const close = button('×', tt('closeFind'), () => this.close());
+    const prev = button('↑', t('web.term.find.prev'), () => this.find(false));
+    const next = button('↓', t('web.term.find.next'), () => this.find(true));
+    const close = button('×', t('web.term.find.close'), () => this.close());
     this.el.append(this.input, this.count, prev, next, close);
     host.append(this.el);
 
@@ -78,7 +78,7 @@ export class SearchBox {
     const opts = { incremental, decorations: DECORATIONS };
     this.watch(addon);
     const found = forward ? addon.findNext(term, opts) : addon.findPrevious(term, opts);
-    if (!found) this.count.textContent = tt('noMatch');
+    if (!found) this.count.textContent = t('web.term.find.none');
   }
 
   private readonly watched = new WeakSet<SearchAddon>();
@@ -88,7 +88,7 @@ export class SearchBox {
     this.watched.add(addon);
     addon.onDidChangeResults((r) => {
       if (addon !== this.addon()) return;
-      this.count.textContent = r.resultCount ? `${r.resultIndex + 1}/${r.resultCount}` : tt('noMatch');
+      this.count.textContent = r.resultCount ? `${r.resultIndex + 1}/${r.resultCount}` : t('web.term.find.none');
     });
   }
 }

@@ -24,7 +24,7 @@ import {
   type HelloReply,
   type TerminalStatus,
 } from './protocol';
-import { tt } from './terminal-text';
+import { t } from './i18n';
 
 const RESIZE_DEBOUNCE_MS = 100;
 const BACKOFF_FIRST_MS = 500;
@@ -43,16 +43,17 @@ export interface TabState {
   recording: boolean;
 }
 
+// What a state says when the server's status has no message of its own.
+const STATE_TEXT: Record<string, string> = {
+  connecting: 'web.term.connecting',
+  starting: 'web.term.starting',
+  ready: 'web.term.ready',
+  closed: 'web.term.closed',
+  error: 'web.term.error',
+};
+
 function defaultText(state: string): string {
-  switch (state) {
-    case 'connecting':
-    case 'starting':
-    case 'ready':
-    case 'closed':
-    case 'error':
-      return tt(state);
-  }
-  return state;
+  return STATE_TEXT[state] ? t(STATE_TEXT[state]) : state;
 }
 
 export interface TabOptions {
@@ -89,7 +90,7 @@ export class TerminalTab {
   private gen = 0;
   private fresh: boolean;
   private readonly storageKey: string;
-  private state: TabState = { state: 'connecting', text: tt('connecting'), offerReconnect: false, readonly: false, recording: false };
+  private state: TabState = { state: 'connecting', text: t('web.term.connecting'), offerReconnect: false, readonly: false, recording: false };
 
   constructor(
     host: HTMLElement,
@@ -265,7 +266,7 @@ export class TerminalTab {
     this.reconnectTimer = undefined;
     this.lastStatus = null;
     this.sentSize = '';
-    this.setStatus('connecting', tt('connecting'));
+    this.setStatus('connecting', t('web.term.connecting'));
 
     const ws = new WebSocket(this.url());
     ws.binaryType = 'arraybuffer';
@@ -297,7 +298,7 @@ export class TerminalTab {
           this.lastStatus = st;
           if (st.state === 'ready') this.backoffMs = BACKOFF_FIRST_MS;
           let text = st.message || defaultText(st.state);
-          if (this.opts.viewUser && st.state === 'ready') text = tt('watching') + text;
+          if (this.opts.viewUser && st.state === 'ready') text = t('web.term.watching', text);
           this.setStatus(st.state, text);
           break;
         }
@@ -313,7 +314,7 @@ export class TerminalTab {
         // a new connection would start a new shell, so the student decides.
         this.session = '';
         storageDel(this.storageKey);
-        this.setStatus('closed', this.lastStatus.message || tt('closed'), true);
+        this.setStatus('closed', this.lastStatus.message || t('web.term.closed'), true);
         return;
       }
       this.scheduleReconnect();
@@ -329,7 +330,7 @@ export class TerminalTab {
       if (reply.replay) {
         this.term.reset(); // what the screen had is not continued
       } else if (reply.new && this.received > 0) {
-        this.term.write(`\r\n\x1b[2m── ${tt('newShell')} ──\x1b[0m\r\n`);
+        this.term.write(`\r\n\x1b[2m── ${t('web.term.newShell')} ──\x1b[0m\r\n`);
       }
       this.received = this.written = this.acked = reply.offset;
     }
@@ -365,7 +366,7 @@ export class TerminalTab {
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     const s = Math.round(delay / 1000) || 1;
-    const text = this.lastStatus?.state === 'error' && this.lastStatus.message ? this.lastStatus.message + ' — ' + tt('reconnecting', { s }) : tt('disconnected', { s });
+    const text = this.lastStatus?.state === 'error' && this.lastStatus.message ? t('web.term.reconnecting', this.lastStatus.message, s) : t('web.term.disconnected', s);
     this.setStatus('disconnected', text);
     this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
   }

@@ -10,7 +10,7 @@
 import type { Terminal } from '@xterm/xterm';
 import { SearchBox } from './search';
 import { TerminalTab, type TabState } from './terminal-tab';
-import { tt } from './terminal-text';
+import { t } from './i18n';
 
 const MAX_TABS = 8; // the server's limit too
 const FONT_MIN = 9;
@@ -49,15 +49,15 @@ export class TerminalSession {
         this.strip = document.createElement('div');
         this.strip.className = 'terminal-tabs';
         this.strip.setAttribute('role', 'tablist');
-        this.strip.setAttribute('aria-label', tt('terminals'));
+        this.strip.setAttribute('aria-label', t('web.term.tabs'));
         bar.prepend(this.strip);
       }
       const tools = document.createElement('div');
       tools.className = 'terminal-tools';
       tools.append(
-        toolButton('A−', tt('smaller'), () => this.zoom(-1)),
-        toolButton('A+', tt('larger'), () => this.zoom(+1)),
-        toolButton(tt('find'), tt('findTitle'), () => this.searchBox.toggle()),
+        toolButton('A−', t('web.term.smaller'), () => this.zoom(-1)),
+        toolButton('A+', t('web.term.larger'), () => this.zoom(+1)),
+        toolButton(t('web.term.find'), t('web.term.find.title'), () => this.searchBox.toggle()),
       );
       (statusEl ?? bar.lastChild)?.before(tools);
     }
@@ -185,15 +185,15 @@ export class TerminalSession {
     const strip = this.strip;
     if (!strip) return;
     strip.replaceChildren();
-    for (const [id, t] of this.tabs) {
+    for (const [id, tab] of this.tabs) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'terminal-tab';
       b.setAttribute('role', 'tab');
-      b.setAttribute('aria-selected', String(t === this.active));
+      b.setAttribute('aria-selected', String(tab === this.active));
       b.dataset.tab = id;
-      b.dataset.state = t.status.state;
-      b.title = tt('terminalN', { n: id });
+      b.dataset.state = tab.status.state;
+      b.title = t('web.term.tab', Number(id));
       b.textContent = id;
       b.addEventListener('click', () => {
         this.select(id);
@@ -203,7 +203,7 @@ export class TerminalSession {
         const x = document.createElement('span');
         x.className = 'terminal-tab-close';
         x.textContent = '×';
-        x.title = tt('closeTerminalN', { n: id });
+        x.title = t('web.term.tab.close', Number(id));
         x.addEventListener('click', (ev) => {
           ev.stopPropagation();
           this.closeTab(id);
@@ -217,8 +217,8 @@ export class TerminalSession {
       add.type = 'button';
       add.className = 'terminal-tab-add';
       add.textContent = '+';
-      add.title = tt('newTerminal');
-      add.setAttribute('aria-label', tt('newTerminal'));
+      add.title = t('web.term.tab.new');
+      add.setAttribute('aria-label', t('web.term.tab.new'));
       add.addEventListener('click', () => this.newTab());
       strip.append(add);
     }
@@ -233,14 +233,14 @@ export class TerminalSession {
         const btn = document.createElement('button');
         btn.type = 'button';
         btn.className = 'terminal-reconnect';
-        btn.textContent = tt('reconnect');
+        btn.textContent = t('web.term.reconnect');
         btn.addEventListener('click', () => this.active.reconnect());
         el.append(' ', btn);
       }
     }
     this.badges.replaceChildren();
-    if (st.recording) this.badges.append(badge(tt('rec'), 'recording', tt('recTitle')));
-    if (st.readonly) this.badges.append(badge(tt('readonly'), 'readonly', tt('readonlyTitle')));
+    if (st.recording) this.badges.append(badge(t('web.term.rec'), 'recording', t('web.term.rec.title')));
+    if (st.readonly) this.badges.append(badge(t('web.term.readonly'), 'readonly', t('web.term.readonly.title')));
   }
 
   private loadTabs(): SavedTabs {

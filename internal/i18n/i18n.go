@@ -6,6 +6,7 @@ package i18n
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,31 @@ func T(lang, key string, args ...any) string {
 		}
 	}
 	return fmt.Sprintf(s, said...)
+}
+
+// BrowserPrefix starts the keys the browser's scripts say (web.check.*,
+// web.term.*, …): Browser hands them to pages, and only them.
+const BrowserPrefix = "web."
+
+// Browser is the texts of the browser's keys in lang, by key, as T and
+// Count would pick them: a missing text is the fallback language's, a
+// ".one" form is there only where lang has it. Each page carries it for
+// its scripts (frontend/src/i18n.ts formats them as T does).
+func Browser(lang string) map[string]string {
+	out := map[string]string{}
+	for key, m := range catalog {
+		if !strings.HasPrefix(key, BrowserPrefix) {
+			continue
+		}
+		s, ok := m[lang]
+		if !ok && !strings.HasSuffix(key, ".one") {
+			s, ok = m[Langs[0]]
+		}
+		if ok {
+			out[key] = s
+		}
+	}
+	return out
 }
 
 // Count is n of a unit; key+".one" is the text for exactly one, where a

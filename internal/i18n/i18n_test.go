@@ -11,10 +11,23 @@ import (
 
 var verb = regexp.MustCompile(`%(\[\d+\])?[-+# 0]*\d*(\.\d+)?[a-zA-Z%]`)
 
+// browserVerb is what frontend/src/i18n.ts's format knows of Go's verbs.
+var browserVerb = regexp.MustCompile(`^%(\[\d+\])?[sd]$|^%%$`)
+
 // Every key has every language (".one" forms only where a language has
 // them), with the same format verbs: a translation never drops an argument.
+// The browser's keys use only the verbs its formatter knows.
 func TestCatalogComplete(t *testing.T) {
 	for key, m := range catalog {
+		if strings.HasPrefix(key, BrowserPrefix) {
+			for l, s := range m {
+				for _, v := range verb.FindAllString(s, -1) {
+					if !browserVerb.MatchString(v) {
+						t.Errorf("%s: %s has %s, which the browser does not format (only %%s, %%d, %%[n]s, %%[n]d, %%%%)", key, l, v)
+					}
+				}
+			}
+		}
 		if strings.HasSuffix(key, ".one") {
 			if _, ok := catalog[strings.TrimSuffix(key, ".one")]; !ok {
 				t.Errorf("%s has no plural form", key)
@@ -42,6 +55,35 @@ func verbs(s string) string {
 	}
 	slices.Sort(v)
 	return strings.Join(v, " ")
+}
+
+// A page gets the browser's keys and nothing else, in its language, with
+// the fallback and ".one" forms T and Count would use.
+func TestBrowser(t *testing.T) {
+	for _, l := range append(Langs, "fr") {
+		got := Browser(l)
+		for key := range catalog {
+			want, sent := got[key]
+			switch {
+			case !strings.HasPrefix(key, BrowserPrefix):
+				if sent {
+					t.Errorf("%s: %s is sent to the browser", l, key)
+				}
+			case strings.HasSuffix(key, ".one"): // as Count picks it
+				text, has := catalog[key][l]
+				if sent != has || want != text {
+					t.Errorf("%s: %s is %q (sent %t), want %q (%t)", l, key, want, sent, text, has)
+				}
+			default:
+				if !sent || want != T(l, key) {
+					t.Errorf("%s: %s is %q (sent %t), want %q", l, key, want, sent, T(l, key))
+				}
+			}
+		}
+	}
+	if n := len(Browser("en")); n < 40 {
+		t.Errorf("Browser(en) has %d keys, want the scripts' 40 or more", n)
+	}
 }
 
 func TestT(t *testing.T) {
