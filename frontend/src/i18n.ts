@@ -26,6 +26,11 @@ export function t(key: string, ...args: Arg[]): string {
   return args.length ? format(s, args) : s;
 }
 
+/** key's text when the page was sent it, else "" (a key the server named). */
+export function said(key: string): string {
+  return key in messages() ? t(key) : '';
+}
+
 /** n of a unit: key + ".one" for exactly one, where the language has it. */
 export function count(key: string, n: number): string {
   return t(plural(messages(), key, n), n);

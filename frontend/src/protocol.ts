@@ -23,6 +23,7 @@ export type TerminalState = 'starting' | 'ready' | 'closed' | 'error';
 export interface TerminalStatus {
   state: TerminalState;
   message: string;
+  code?: string; // the catalog key of the terminal's own news (web.term.news.*)
 }
 
 const encoder = new TextEncoder();
@@ -81,6 +82,7 @@ export function decodeStatus(payload: Uint8Array): TerminalStatus {
     return {
       state: (v.state ?? 'error') as TerminalState,
       message: typeof v.message === 'string' ? v.message : '',
+      code: typeof v.code === 'string' ? v.code : undefined,
     };
   } catch {
     return { state: 'error', message: 'Malformed status from server' };

@@ -24,7 +24,7 @@ import {
   type HelloReply,
   type TerminalStatus,
 } from './protocol';
-import { t } from './i18n';
+import { said, t } from './i18n';
 
 const RESIZE_DEBOUNCE_MS = 100;
 const BACKOFF_FIRST_MS = 500;
@@ -297,7 +297,9 @@ export class TerminalTab {
           const st = decodeStatus(frame.payload);
           this.lastStatus = st;
           if (st.state === 'ready') this.backoffMs = BACKOFF_FIRST_MS;
-          let text = st.message || defaultText(st.state);
+          // The terminal's own news comes as a catalog key: said here in
+          // the page's language; other news comes said already.
+          let text = (st.code && said(st.code)) || st.message || defaultText(st.state);
           if (this.opts.viewUser && st.state === 'ready') text = t('web.term.watching', text);
           this.setStatus(st.state, text);
           break;

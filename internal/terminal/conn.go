@@ -167,7 +167,7 @@ func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) 
 		}
 		s, same := r.find(opts.Owner, opts.Tab, id)
 		if s == nil || !c.attach(s, hello, same, false) {
-			c.closeWith("closed", "This student has no terminal open here.", websocket.CloseNormalClosure)
+			c.closeWith("closed", newsPrefix+"noSession", websocket.CloseNormalClosure)
 			return finish(nil)
 		}
 		return finish(nil)
@@ -183,16 +183,16 @@ func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) 
 	c.mu.Unlock()
 	s, old, err := r.create(opts.Owner, opts.Tab, hello == nil, cols, rows, &opts)
 	if err != nil {
-		msg := "The server is shutting down."
+		msg := newsPrefix + "shutdown"
 		if errors.Is(err, errTooMany) {
-			msg = "Too many terminals are open for this lab; close one first."
+			msg = newsPrefix + "tooMany"
 		}
 		c.closeWith("error", msg, websocket.ClosePolicyViolation)
 		return finish(err)
 	}
 	c.attach(s, nil, false, true)
 	if old != nil {
-		old.End("This terminal was replaced by a new one.")
+		old.end("closed", newsPrefix+"replaced", websocket.CloseNormalClosure)
 	}
 	go s.open(&opts)
 	return finish(nil)
@@ -226,7 +226,7 @@ func (c *conn) attach(s *Session, hello *HelloRequest, same, isNew bool) bool {
 
 // closeWith ends a websocket that has no session: a Status, then a close.
 func (c *conn) closeWith(state, msg string, code int) {
-	c.control(EncodeStatus(state, msg))
+	c.control(statusFrame(state, msg))
 	select {
 	case c.closer <- websocket.FormatCloseMessage(code, state):
 	default:

@@ -10,7 +10,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"handson/internal/i18n"
 	"regexp"
+	"strings"
 )
 
 // Frame types: the first byte of every binary websocket message.
@@ -144,10 +146,28 @@ func EncodeHello(v any) []byte {
 type StatusMessage struct {
 	State   string `json:"state"` // starting, ready, closed, error
 	Message string `json:"message"`
+	// Code, when set, is the catalog key of Message (internal/i18n): the
+	// page says it in its own language.
+	Code string `json:"code,omitempty"`
 }
 
 // EncodeStatus builds a Status frame.
 func EncodeStatus(state, msg string) []byte {
-	b, _ := json.Marshal(StatusMessage{state, msg})
+	b, _ := json.Marshal(StatusMessage{State: state, Message: msg})
+	return Encode(Status, b)
+}
+
+// newsPrefix starts the catalog keys of the terminal's own news ("the
+// shell exited"); other messages come said already, in the student's
+// language, from the shell's side (a sandbox's news).
+const newsPrefix = "web.term.news."
+
+// statusFrame builds a Status frame of msg: for the terminal's own news its
+// catalog key, with the English text for clients without the catalog.
+func statusFrame(state, msg string) []byte {
+	if !strings.HasPrefix(msg, newsPrefix) {
+		return EncodeStatus(state, msg)
+	}
+	b, _ := json.Marshal(StatusMessage{State: state, Message: i18n.T("en", msg), Code: msg})
 	return Encode(Status, b)
 }

@@ -191,7 +191,7 @@ func (s *Session) readLoop(tty TTY) {
 			s.mu.Unlock()
 		}
 		if err != nil {
-			msg := "The shell exited."
+			msg := newsPrefix + "exited"
 			if s.ctx.Err() == nil {
 				if why := s.shell.Closed(); why != "" {
 					msg = why
@@ -330,7 +330,7 @@ func (s *Session) idle() {
 		idle := len(s.clients) == 0
 		s.mu.Unlock()
 		if idle {
-			s.end("closed", "The terminal was closed after a long disconnection.", websocket.CloseNormalClosure)
+			s.end("closed", newsPrefix+"abandoned", websocket.CloseNormalClosure)
 		}
 	})
 }
@@ -405,9 +405,9 @@ func (s *Session) pull(c *conn) (frame []byte, closeMsg []byte) {
 	if s.ended && c.sent == s.ring.end {
 		var st []byte
 		if s.endMsg != "" || s.endState != "closed" {
-			st = EncodeStatus(s.endState, s.endMsg)
+			st = statusFrame(s.endState, s.endMsg)
 		} else {
-			st = EncodeStatus("closed", "The terminal was closed.")
+			st = statusFrame("closed", newsPrefix+"closed")
 		}
 		return st, websocket.FormatCloseMessage(s.endCode, s.endState)
 	}

@@ -105,7 +105,7 @@ func (r *Sessions) Close() {
 	}
 	r.mu.Unlock()
 	for _, s := range all {
-		s.end("closed", "The server is restarting; reconnecting…", websocket.CloseGoingAway)
+		s.end("closed", newsPrefix+"restarting", websocket.CloseGoingAway)
 	}
 	r.cancel()
 	r.wg.Wait()

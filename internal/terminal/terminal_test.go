@@ -68,8 +68,14 @@ func TestFrames(t *testing.T) {
 		}
 	}
 	var st StatusMessage
-	if err := json.Unmarshal(EncodeStatus("ready", "ok")[1:], &st); err != nil || st != (StatusMessage{"ready", "ok"}) {
+	if err := json.Unmarshal(EncodeStatus("ready", "ok")[1:], &st); err != nil || st != (StatusMessage{State: "ready", Message: "ok"}) {
 		t.Errorf("status = %+v %v", st, err)
+	}
+	// The terminal's own news carries its catalog key, and English for
+	// clients without the catalog.
+	st = StatusMessage{}
+	if err := json.Unmarshal(statusFrame("closed", newsPrefix+"exited")[1:], &st); err != nil || st != (StatusMessage{State: "closed", Message: "The shell exited.", Code: "web.term.news.exited"}) {
+		t.Errorf("news = %+v %v", st, err)
 	}
 }
 
