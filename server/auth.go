@@ -55,7 +55,7 @@ func (s *Server) authed(h handler) handler {
 //     session here, unless it is a person following a link.
 func (s *Server) session(r *http.Request) (*store.User, string, error) {
 	if foreignRequest(r) {
-		return nil, "", apperr.Errorf(apperr.Unauthorized, "Please log in.")
+		return nil, "", apperr.New(apperr.Unauthorized, "err.login")
 	}
 	var found *store.User
 	var token string
@@ -68,12 +68,12 @@ func (s *Server) session(r *http.Request) (*store.User, string, error) {
 			return nil, "", err
 		case found != nil && found.ID != u.ID:
 			s.Log.Warn("two sessions in one request: a cookie planted by another host?", "users", []int64{found.ID, u.ID}, "path", r.URL.Path)
-			return nil, "", apperr.Errorf(apperr.Forbidden, "Your browser sent the sessions of two accounts; a page of another site may have planted one. Delete this site's cookies, then log in again.")
+			return nil, "", apperr.New(apperr.Forbidden, "err.twosessions")
 		}
 		found, token = u, c.Value
 	}
 	if found == nil {
-		return nil, "", apperr.Errorf(apperr.Unauthorized, "Please log in.")
+		return nil, "", apperr.New(apperr.Unauthorized, "err.login")
 	}
 	return found, token, nil
 }

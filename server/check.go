@@ -16,7 +16,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	step := lab.Step(r.PathValue("step"))
 	if step == nil || step.Check == "" {
-		return apperr.Errorf(apperr.NotFound, "This step has no check.")
+		return apperr.New(apperr.NotFound, "err.step.nocheck")
 	}
 	u := userOf(r)
 	sb, err := s.Sandboxes.Open(r.Context(), sandbox.Key{UserID: u.ID, Lab: lab.ID}, s.Labs.Spec(lab), nil)

@@ -26,7 +26,7 @@ import (
 func (s *Server) teacher(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if u := userOf(r); u.Role != store.RoleInstructor && u.Role != store.RoleAdmin {
-			return apperr.Errorf(apperr.Forbidden, "This page is for instructors.")
+			return apperr.New(apperr.Forbidden, "err.teacher")
 		}
 		return h(w, r)
 	}
@@ -36,7 +36,7 @@ func (s *Server) teacher(h handler) handler {
 func (s *Server) class(r *http.Request) (*store.Class, error) {
 	id, err := strconv.ParseInt(r.PathValue("class"), 10, 64)
 	if err != nil {
-		return nil, apperr.Errorf(apperr.NotFound, "No such class.")
+		return nil, apperr.New(apperr.NotFound, "err.class.none")
 	}
 	c, err := s.Store.ClassByID(r.Context(), id)
 	if err != nil {
@@ -47,7 +47,7 @@ func (s *Server) class(r *http.Request) (*store.Class, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, apperr.Errorf(apperr.Forbidden, "You do not teach this class.")
+		return nil, apperr.New(apperr.Forbidden, "err.class.notyours")
 	}
 	return c, nil
 }
@@ -71,7 +71,7 @@ func (s *Server) studentLab(r *http.Request) (*store.Class, *store.Member, *cont
 	}
 	lab := s.CurrentCourse().Lab(r.PathValue("lab"))
 	if lab == nil {
-		return nil, nil, nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
+		return nil, nil, nil, apperr.New(apperr.NotFound, "err.lab.none")
 	}
 	return c, m, lab, nil
 }
@@ -80,7 +80,7 @@ func (s *Server) studentLab(r *http.Request) (*store.Class, *store.Member, *cont
 func (s *Server) student(r *http.Request, c *store.Class) (*store.Member, error) {
 	id, err := strconv.ParseInt(r.PathValue("user"), 10, 64)
 	if err != nil {
-		return nil, apperr.Errorf(apperr.NotFound, "No such student.")
+		return nil, apperr.New(apperr.NotFound, "err.student.none")
 	}
 	members, err := s.Store.Members(r.Context(), c.ID)
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Server) student(r *http.Request, c *store.Class) (*store.Member, error)
 			return &members[i], nil
 		}
 	}
-	return nil, apperr.Errorf(apperr.NotFound, "No such student in this class.")
+	return nil, apperr.New(apperr.NotFound, "err.student.notinclass")
 }
 
 func (s *Server) classesPage(w http.ResponseWriter, r *http.Request) error {
@@ -247,7 +247,7 @@ func parseRoster(src string) ([]rosterRow, error) {
 	cr.TrimLeadingSpace = true
 	records, err := cr.ReadAll()
 	if err != nil {
-		return nil, apperr.Errorf(apperr.Invalid, "The roster is not valid CSV: %v", err)
+		return nil, apperr.New(apperr.Invalid, "err.roster.csv", err)
 	}
 	var rows []rosterRow
 	for i, rec := range records {
@@ -265,12 +265,12 @@ func parseRoster(src string) ([]rosterRow, error) {
 			row.Email = strings.TrimSpace(rec[2])
 		}
 		if !validUsername(row.Username) {
-			return nil, apperr.Errorf(apperr.Invalid, "Line %d: %q is not a usable id (3 to 32 letters, digits, '.', '_' or '-').", i+1, row.Username)
+			return nil, apperr.New(apperr.Invalid, "err.roster.id", i+1, row.Username)
 		}
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return nil, apperr.Errorf(apperr.Invalid, "The roster has no students. Give one per line: id,name,email.")
+		return nil, apperr.New(apperr.Invalid, "err.roster.empty")
 	}
 	return rows, nil
 }
@@ -346,7 +346,7 @@ func (s *Server) labStatsPage(w http.ResponseWriter, r *http.Request) error {
 	lab := r.PathValue("lab")
 	ps, ok := d.Stats(lab)
 	if !ok {
-		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
+		return apperr.New(apperr.NotFound, "err.lab.none")
 	}
 	st := &labStats{Class: c, Students: len(d.Students), Finished: len(ps.Finished)}
 	for _, l := range d.Labs {
@@ -430,12 +430,12 @@ func (s *Server) chooseLabs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := r.ParseForm(); err != nil {
-		return apperr.Errorf(apperr.Invalid, "Bad form.")
+		return apperr.New(apperr.Invalid, "err.form")
 	}
 	var labs []string
 	for _, id := range r.PostForm["lab"] {
 		if s.CurrentCourse().Lab(id) == nil {
-			return apperr.Errorf(apperr.Invalid, "There is no lab %q.", id)
+			return apperr.New(apperr.Invalid, "err.lab.unknown", id)
 		}
 		labs = append(labs, id)
 	}
@@ -469,11 +469,11 @@ func (s *Server) recording(w http.ResponseWriter, r *http.Request) error {
 	dir := s.Terminals.Config().RecordDir
 	rel := filepath.Clean(r.PathValue("file"))
 	if dir == "" || !strings.HasPrefix(rel, fmt.Sprintf("u%d_", m.ID)) || strings.Contains(rel, "..") || filepath.IsAbs(rel) {
-		return apperr.Errorf(apperr.NotFound, "No such recording.")
+		return apperr.New(apperr.NotFound, "err.recording.none")
 	}
 	f, err := os.Open(filepath.Join(dir, rel))
 	if err != nil {
-		return apperr.Errorf(apperr.NotFound, "No such recording.")
+		return apperr.New(apperr.NotFound, "err.recording.none")
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/x-asciicast")

@@ -127,7 +127,7 @@ func (s *Server) labsPage(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) lab(r *http.Request) (*content.Lab, error) {
 	e := s.CurrentCourse().Lab(r.PathValue("lab"))
 	if e == nil {
-		return nil, apperr.Errorf(apperr.NotFound, "There is no such lab.")
+		return nil, apperr.New(apperr.NotFound, "err.lab.none")
 	}
 	return e.In(s.langs(r)...), nil
 }

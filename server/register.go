@@ -37,18 +37,18 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// A wrong code costs like a wrong password: codes must not be guessed.
 	ip := clientIP(r)
 	if s.loginsByIP.blocked(ip) {
-		return fail(apperr.Errorf(apperr.Invalid, "Too many attempts. Wait a minute, then try again."))
+		return fail(apperr.New(apperr.Invalid, "login.throttled"))
 	}
 	class, err := s.Store.ClassByCode(r.Context(), f.Code)
 	if err != nil {
 		s.loginsByIP.fail(ip)
 		if apperr.Code(err) == apperr.NotFound {
-			return fail(apperr.Errorf(apperr.Invalid, "That join code is not valid. Check it with your instructor."))
+			return fail(apperr.New(apperr.Invalid, "err.joincode"))
 		}
 		return err
 	}
 	if !validUsername(f.Username) {
-		return fail(apperr.Errorf(apperr.Invalid, "A username has 3 to 32 letters, digits, '.', '_' or '-'."))
+		return fail(apperr.New(apperr.Invalid, "err.username"))
 	}
 	hash, err := auth.HashPassword(r.PostFormValue("password"))
 	if err != nil {

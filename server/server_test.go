@@ -626,3 +626,40 @@ func TestFavicon(t *testing.T) {
 		}
 	}
 }
+
+// Errors are said in the user's chosen language, from the pages and the
+// API alike, whatever the browser's Accept-Language: the error adapter
+// knows the user that authed found.
+func TestErrorsInUsersLanguage(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(t, "alice")
+	alice, err := e.db.UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetLang(context.Background(), alice.ID, "ja"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", e.url+"/api/labs/demo/steps/nope/check", nil)
+	req.Header.Set("Accept-Language", "en-US,en")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "このステップにはチェックがありません。") {
+		t.Errorf("API error for a Japanese user: %d %s", res.StatusCode, b)
+	}
+	req, _ = http.NewRequest("GET", e.url+"/labs/nope", nil)
+	req.Header.Set("Accept-Language", "en-US,en")
+	res, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "その演習はありません。") {
+		t.Errorf("page error for a Japanese user: %d %s", res.StatusCode, b)
+	}
+}

@@ -42,7 +42,7 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		tab = "1"
 	}
 	if !tabRe.MatchString(tab) {
-		return apperr.Errorf(apperr.Invalid, "Bad terminal tab.")
+		return apperr.New(apperr.Invalid, "err.terminal.tab")
 	}
 	if q.Get("view") != "" || q.Has("user") {
 		return s.viewTerminal(w, r, lab.ID, tab)

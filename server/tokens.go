@@ -63,7 +63,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	u := userOf(r)
 	days, err := strconv.Atoi(r.PostFormValue("days"))
 	if err != nil || days < 0 || days > 366 {
-		return apperr.Errorf(apperr.Invalid, "Bad expiry.")
+		return apperr.New(apperr.Invalid, "err.token.expiry")
 	}
 	t := &store.AccessToken{UserID: u.ID, Name: r.PostFormValue("name")}
 	if days > 0 {
@@ -92,7 +92,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(r.PathValue("token"), 10, 64)
 	if err != nil {
-		return apperr.Errorf(apperr.NotFound, "No such token.")
+		return apperr.New(apperr.NotFound, "err.token.none")
 	}
 	if err := s.Store.DeleteAccessToken(r.Context(), userOf(r).ID, id); err != nil {
 		return err

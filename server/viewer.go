@@ -17,17 +17,17 @@ import (
 func (s *Server) viewTerminal(w http.ResponseWriter, r *http.Request, lab, tab string) error {
 	viewer := userOf(r)
 	if viewer.Role != store.RoleInstructor && viewer.Role != store.RoleAdmin {
-		return apperr.Errorf(apperr.Forbidden, "Only instructors can view a student's terminal.")
+		return apperr.New(apperr.Forbidden, "err.viewer.role")
 	}
 	student, err := strconv.ParseInt(r.URL.Query().Get("user"), 10, 64)
 	if err != nil || student <= 0 {
-		return apperr.Errorf(apperr.Invalid, "Which student? Add ?user=ID.")
+		return apperr.New(apperr.Invalid, "err.viewer.user")
 	}
 	// An instructor watches only the students of the classes they teach.
 	if ok, err := s.Store.TeachesUser(r.Context(), viewer, student); err != nil {
 		return err
 	} else if !ok {
-		return apperr.Errorf(apperr.Forbidden, "This student is not in a class you teach.")
+		return apperr.New(apperr.Forbidden, "err.student.notyours")
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {

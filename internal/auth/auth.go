@@ -16,10 +16,10 @@ const MinPasswordLength = 8
 // HashPassword returns a bcrypt hash of password.
 func HashPassword(password string) (string, error) {
 	if len(password) < MinPasswordLength {
-		return "", apperr.Errorf(apperr.Invalid, "A password needs at least %d characters.", MinPasswordLength)
+		return "", apperr.New(apperr.Invalid, "err.password.short", MinPasswordLength)
 	}
 	if len(password) > 72 { // bcrypt ignores the rest; refuse rather than truncate silently
-		return "", apperr.Errorf(apperr.Invalid, "A password may have at most 72 bytes.")
+		return "", apperr.New(apperr.Invalid, "err.password.long")
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	return string(h), err

@@ -43,7 +43,7 @@ func newJoinCode() string {
 func (db *DB) CreateClass(ctx context.Context, name string, instructorID int64) (*Class, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return nil, apperr.Errorf(apperr.Invalid, "A class needs a name.")
+		return nil, apperr.New(apperr.Invalid, "err.class.name")
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -84,7 +84,7 @@ func (db *DB) scanClass(row *sql.Row) (*Class, error) {
 	var c Class
 	err := row.Scan(&c.ID, &c.Name, &c.JoinCode, &c.Record, &c.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apperr.Errorf(apperr.NotFound, "No such class.")
+		return nil, apperr.New(apperr.NotFound, "err.class.none")
 	}
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func (db *DB) UserBySession(ctx context.Context, token string) (*User, error) {
 	err := db.read.QueryRowContext(ctx,
 		`SELECT user_id FROM sessions WHERE token_hash = ? AND expires_at > ?`, h[:], db.now()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apperr.Errorf(apperr.Unauthorized, "Please log in.")
+		return nil, apperr.New(apperr.Unauthorized, "err.login")
 	}
 	if err != nil {
 		return nil, err

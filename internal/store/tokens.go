@@ -40,7 +40,7 @@ const touchEvery = time.Minute
 func (db *DB) CreateAccessToken(ctx context.Context, t *AccessToken, secret string) error {
 	t.Name = strings.TrimSpace(t.Name)
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > 64 {
-		return apperr.Errorf(apperr.Invalid, "A token needs a name of 1 to 64 characters.")
+		return apperr.New(apperr.Invalid, "err.token.name")
 	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -52,7 +52,7 @@ func (db *DB) CreateAccessToken(ctx context.Context, t *AccessToken, secret stri
 		return err
 	}
 	if n >= MaxAccessTokens {
-		return apperr.Errorf(apperr.Conflict, "You have %d tokens, the most allowed. Revoke one first.", n)
+		return apperr.New(apperr.Conflict, "err.token.many", n)
 	}
 	t.CreatedAt = db.now()
 	h := sha256.Sum256([]byte(secret))
@@ -96,7 +96,7 @@ func (db *DB) DeleteAccessToken(ctx context.Context, userID, id int64) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.Errorf(apperr.NotFound, "No such token.")
+		return apperr.New(apperr.NotFound, "err.token.none")
 	}
 	return nil
 }
@@ -113,7 +113,7 @@ func (db *DB) UserByAccessToken(ctx context.Context, username, secret string) (*
 		 WHERE t.token_hash = ? AND u.username = ?`, h[:], strings.TrimSpace(username)).Scan(&id, &userID, &used, &expires)
 	now := db.now()
 	if errors.Is(err, sql.ErrNoRows) || (expires.Valid && !now.Before(expires.Time)) {
-		return nil, apperr.Errorf(apperr.Unauthorized, "Wrong username or access token.")
+		return nil, apperr.New(apperr.Unauthorized, "err.token.wrong")
 	}
 	if err != nil {
 		return nil, err

@@ -43,7 +43,7 @@ func (u *User) Name() string {
 func (db *DB) CreateUser(ctx context.Context, u *User) error {
 	u.Username = strings.TrimSpace(u.Username)
 	if u.Username == "" {
-		return apperr.Errorf(apperr.Invalid, "A username is required.")
+		return apperr.New(apperr.Invalid, "err.username.required")
 	}
 	if u.Role == "" {
 		u.Role = RoleStudent
@@ -54,7 +54,7 @@ func (db *DB) CreateUser(ctx context.Context, u *User) error {
 		u.Username, u.DisplayName, u.Email, u.PasswordHash, u.Role, u.CreatedAt)
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
-		return apperr.Errorf(apperr.Conflict, "The username %q is taken.", u.Username)
+		return apperr.New(apperr.Conflict, "err.username.taken", u.Username)
 	}
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (db *DB) scanUser(row *sql.Row) (*User, error) {
 	var u User
 	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Lang, &u.PasswordHash, &u.Role, &u.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apperr.Errorf(apperr.NotFound, "No such user.")
+		return nil, apperr.New(apperr.NotFound, "err.user.none")
 	}
 	if err != nil {
 		return nil, err
