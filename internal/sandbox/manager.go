@@ -376,7 +376,7 @@ func (m *Manager) checkBroken(key Key, err error) error {
 	m.mu.Unlock()
 	if !known {
 		m.log.Error("sandbox's Docker cannot start; not restarting it", "user", key.UserID, "lab", key.Lab, "cause", b.Cause)
-		m.publish(key, Event{Kind: KindFailed, Code: "broken", Message: i18n.T("en", "sandbox.broken")})
+		m.publish(key, news(KindFailed, "broken"))
 		if m.Broken != nil {
 			m.Broken(key, b.Cause)
 		}
@@ -410,7 +410,7 @@ func (m *Manager) Reset(ctx context.Context, key Key) error {
 	m.mu.Lock()
 	delete(m.broken, key)
 	m.mu.Unlock()
-	m.publish(key, Event{Kind: KindRemoved, Code: "reset", Message: "Your sandbox was reset: everything in it was deleted, and a fresh one starts."})
+	m.publish(key, news(KindRemoved, "reset"))
 	return nil
 }
 
@@ -601,8 +601,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		if err := m.engine.Remove(ctx, r.Key); err != nil {
 			return err
 		}
-		m.publish(r.Key, Event{Kind: KindRemoved, Code: "maxage", Args: []string{m.policy.MaxAge.String()},
-			Message: fmt.Sprintf("Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", m.policy.MaxAge)})
+		m.publish(r.Key, news(KindRemoved, "maxage", m.policy.MaxAge))
 		return m.reg.DeleteSandbox(ctx, r.Key)
 	}
 	if r.State != Running {
@@ -617,8 +616,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		return m.reg.DeleteSandbox(ctx, r.Key)
 
 	case m.policy.IdleStop > 0 && now.Sub(r.LastActive) > m.policy.IdleStop:
-		return m.stop(ctx, r, Event{Kind: KindStopped, Code: "idle", Args: []string{m.policy.IdleStop.String()}, Message: fmt.Sprintf(
-			"Your sandbox was stopped after %s without activity. Your files are kept: reconnect to resume.", m.policy.IdleStop)})
+		return m.stop(ctx, r, news(KindStopped, "idle", m.policy.IdleStop))
 
 	case st.State == Stopped: // it died while in use: out of memory, or stopped from outside
 		why, code := "stopped unexpectedly", "stopped"
@@ -628,9 +626,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		return m.recover(ctx, r.Key, why, code)
 
 	case st.DiskBytes > m.policy.DiskLimit && m.policy.DiskLimit > 0:
-		return m.stop(ctx, r, Event{Kind: KindDisk, Code: "disk", Args: []string{bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit)}, Message: fmt.Sprintf(
-			"Your sandbox uses %s of disk, more than its limit of %s, and was stopped. Reconnect, then free space (for example docker system prune -a), or reset the sandbox.",
-			bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit))})
+		return m.stop(ctx, r, news(KindDisk, "disk", bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit)))
 	}
 
 	// A fork bomb may leave the sandbox answering, slowly, with its
@@ -688,8 +684,19 @@ func (m *Manager) recover(ctx context.Context, key Key, why, code string) error 
 		}
 		return err
 	}
-	m.publish(key, Event{Kind: KindRecovered, Code: "recovered." + code, Message: "Your sandbox " + why + " and was restarted. Your files are kept; containers you ran inside it were stopped."})
+	m.publish(key, news(KindRecovered, "recovered."+code))
 	return nil
+}
+
+// news is an event whose text is the catalog's "sandbox."+code: Code and
+// Args for the student's language (a duration travels as "30m0s"), the
+// English Message for logs and pages without the catalog.
+func news(kind, code string, args ...any) Event {
+	ev := Event{Kind: kind, Code: code, Message: i18n.T("en", "sandbox."+code, args...)}
+	for _, a := range args {
+		ev.Args = append(ev.Args, fmt.Sprint(a))
+	}
+	return ev
 }
 
 func bytesText(n int64) string {
