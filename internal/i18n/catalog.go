@@ -235,7 +235,7 @@ var catalog = map[string]map[string]string{
 	"preflight.stage.remove":    {"en": "removed", "ja": "削除"},
 	"doctor.title":              {"en": "handson doctor: checking what sandboxes need of this host…", "ja": "handson doctor: サンドボックスに必要なものがこのホストにあるか確認しています…"},
 	"doctor.ready":              {"en": "The host is ready for sandboxes (checked in %s).", "ja": "このホストはサンドボックスを動かせます (確認の所要 %s)。"},
-	"doctor.notready":           {"en": "The host is NOT ready: %s failed; the fix of each is above.", "ja": "このホストはまだサンドボックスを動かせません。%s が失敗しました。それぞれの対処は上のとおりです。"},
+	"doctor.notready":           {"en": "The host is NOT ready: %s failed; the fix of each is above.", "ja": "このホストはまだサンドボックスを動かせません。%sが失敗しました。それぞれの対処は上のとおりです。"},
 	"count.checks":              {"en": "%d checks", "ja": "%d 個の確認"},
 	"count.checks.one":          {"en": "%d check"},
 

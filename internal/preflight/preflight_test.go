@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,5 +133,35 @@ func TestDisk(t *testing.T) {
 	}
 	if c := Disk([]string{"/no/such/dir"}); c.Status != Skip {
 		t.Errorf("no directory to measure: %+v, want skipped", c)
+	}
+}
+
+// The report as doctor and the server's output print it: each check's
+// verdict and name, what was found, the host's words, the stages, the fix.
+func TestPrint(t *testing.T) {
+	rep := &Report{Checks: []Check{
+		{ID: "devices", Status: Fail, Key: "preflight.devices.fail", Args: []any{"/dev/net/tun", "0600"}, Fix: "preflight.devices.fix"},
+		{ID: "canary", Status: Fail, Key: "preflight.canary.docker", Detail: "/dev/net/tun cannot be opened", Fix: "preflight.devices.fix",
+			Stages: []Stage{{Name: "start", Took: time.Second, Done: true}, {Name: "docker", Took: 200 * time.Millisecond}}},
+		{ID: "memory", Status: OK, Key: "preflight.memory.ok", Args: []any{"20.0 GiB", 20, "1.0 GiB"}},
+	}}
+	var b strings.Builder
+	rep.Print(&b, "ja")
+	for _, want := range []string{
+		"FAIL  デバイス",
+		"このホストの /dev/net/tun はモード 0600 です",
+		"対処: root で scripts/host-setup.sh を実行してください",
+		"        | /dev/net/tun cannot be opened",
+		"サンドボックス起動 1s, Docker 応答 200ms ✗",
+		"ok    メモリ",
+		"2 個の確認が失敗しました",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+	err := rep.Err(nil)
+	if err == nil || !strings.Contains(err.Error(), "Devices: /dev/net/tun is mode 0600") || !strings.Contains(err.Error(), "fix: Run scripts/host-setup.sh") {
+		t.Errorf("Err: %v", err)
 	}
 }

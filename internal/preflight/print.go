@@ -13,7 +13,7 @@ import (
 // was found and the host's own words, the fix, and the canary's stages.
 func (rep *Report) Print(w io.Writer, lang string) {
 	for _, c := range rep.Checks {
-		fmt.Fprintf(w, "  %-5s %-22s %s (%s)\n", statusWord(c.Status), i18n.T(lang, ""+c.ID), i18n.T(lang, c.Key, c.Args...), c.Took.Round(time.Millisecond))
+		fmt.Fprintf(w, "  %-5s %-22s %s (%s)\n", statusWord(c.Status), i18n.T(lang, "preflight."+c.ID), i18n.T(lang, c.Key, c.Args...), c.Took.Round(time.Millisecond))
 		for _, line := range strings.Split(c.Detail, "\n") {
 			if line != "" {
 				fmt.Fprintf(w, "        | %s\n", line)
@@ -26,7 +26,7 @@ func (rep *Report) Print(w io.Writer, lang string) {
 				if !s.Done {
 					mark = " ✗"
 				}
-				st = append(st, fmt.Sprintf("%s %s%s", i18n.T(lang, "stage."+s.Name), s.Took.Round(10*time.Millisecond), mark))
+				st = append(st, fmt.Sprintf("%s %s%s", i18n.T(lang, "preflight.stage."+s.Name), s.Took.Round(10*time.Millisecond), mark))
 			}
 			fmt.Fprintf(w, "        %s\n", strings.Join(st, ", "))
 		}
