@@ -19,11 +19,16 @@ type authn struct {
 	session string // the session token
 }
 
+// sessionCookieNames are the session cookie's names: plain, and with
+// SecureCookies "__Host-", which needs Secure, Path=/ and no Domain, so
+// that no subdomain can plant it.
+var sessionCookieNames = [2]string{"handson", "__Host-handson"}
+
 func (s *Server) cookieName() string {
 	if s.SecureCookies {
-		return "__Host-handson" // needs Secure, Path=/ and no Domain: no subdomain can plant it
+		return sessionCookieNames[1]
 	}
-	return "handson"
+	return sessionCookieNames[0]
 }
 
 // authed runs h only for a logged-in user, who is then in the context.
@@ -172,7 +177,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if s.preview != nil {
-			s.preview.revokeSession(c.Value)
+			s.preview.RevokeSession(c.Value)
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})

@@ -14,18 +14,19 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/gorilla/websocket"
-
 	"handson/content"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 )
 
+// The preview itself is tested in internal/preview; these tests cover its
+// glue: the Host dispatch, GET /preview/open, the platform's sessions,
+// access rule and sandboxes behind preview.Platform, and logout.
+
 // sandboxApp stands for a student's service in the sandbox (the fake
-// engine's sandboxes are at 127.0.0.1): it records what it received,
-// answers with the Host it saw, sets cookies, and echoes on /ws.
+// engine's sandboxes are at 127.0.0.1): it records what it received and
+// answers with the Host it saw.
 type sandboxApp struct {
-	srv  *httptest.Server
 	port int
 
 	mu   sync.Mutex
@@ -35,35 +36,14 @@ type sandboxApp struct {
 func newSandboxApp(t *testing.T) *sandboxApp {
 	t.Helper()
 	a := &sandboxApp{}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		a.reqs = append(a.reqs, r.Clone(context.Background()))
 		a.mu.Unlock()
-		switch r.URL.Path {
-		case "/ws":
-			c, err := up.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			for {
-				mt, msg, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				c.WriteMessage(mt, append([]byte("echo:"), msg...))
-			}
-		case "/cookies":
-			http.SetCookie(w, &http.Cookie{Name: "handson", Value: "planted", Path: "/"})
-			http.SetCookie(w, &http.Cookie{Name: "handson-preview", Value: "planted", Path: "/"})
-			w.Header().Add("Set-Cookie", "wide=1; Path=/; Domain=preview.localhost")
-			w.Header().Add("Set-Cookie", "wp_session=abc; Path=/wp-admin; HttpOnly")
-		}
 		io.WriteString(w, "sandbox app at "+r.Host+r.URL.Path)
 	}))
-	t.Cleanup(a.srv.Close)
-	a.port = a.srv.Listener.Addr().(*net.TCPAddr).Port
+	t.Cleanup(srv.Close)
+	a.port = srv.Listener.Addr().(*net.TCPAddr).Port
 	return a
 }
 
@@ -116,6 +96,19 @@ func (e *env) userID(t *testing.T, name string) int64 {
 	return u.ID
 }
 
+// sessionOfClient is the platform session in c's cookie jar.
+func (e *env) sessionOfClient(t *testing.T, c *http.Client) string {
+	t.Helper()
+	platformURL, _ := url.Parse(e.url)
+	for _, ck := range c.Jar.Cookies(platformURL) {
+		if ck.Name == "handson" {
+			return ck.Value
+		}
+	}
+	t.Fatal("no platform session cookie in the jar")
+	return ""
+}
+
 var previewURLRe = regexp.MustCompile(`^http://([0-9]+)-([a-z2-7]{16})\.preview\.localhost:[0-9]+/__handson/login\?code=[A-Za-z0-9_-]{43}$`)
 
 // openPreview goes through /preview/open and the login on the preview
@@ -147,140 +140,42 @@ func TestPreviewOwner(t *testing.T) {
 	app := newSandboxApp(t)
 	alice := e.userID(t, "alice")
 	key := sandbox.Key{UserID: alice, Lab: "demo"}
-	e.fake.Set(key, func(st *sandbox.Status) { st.State = sandbox.Running })
 	c := reachAll(e.login(t, "alice"), e.srv.ln.Addr().String())
 	port := strconv.Itoa(app.port)
 
 	origin := openPreview(t, e, c, "lab=demo&port="+port+"&path=/wp-admin/")
 	host := strings.TrimPrefix(origin, "http://")
-	if !strings.HasPrefix(host, port+"-") {
-		t.Fatalf("preview host %s does not start with the port", host)
-	}
-	// The same sandbox and port always get the same host (apps remember it).
-	if again := openPreview(t, e, c, "lab=demo&port="+port); again != origin {
-		t.Errorf("second open: %s, first %s", again, origin)
+
+	// Before the sandbox runs: the preview's page, with a way back to the
+	// lab page.
+	res, body := get(t, c, origin+"/")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `data-preview-state="stopped"`) || !strings.Contains(body, e.url+"/labs/demo") {
+		t.Errorf("stopped sandbox: %d\n%s", res.StatusCode, body)
 	}
 
-	// The app gets the browser's Host, X-Forwarded-*, its own cookies and
-	// none of the platform's, even when a client sends them on purpose.
+	// Running: the manager's address; the platform's session cookie stays
+	// out of the sandbox, even when a client sends it on purpose.
+	e.fake.Set(key, func(st *sandbox.Status) { st.State = sandbox.Running })
+	session := e.sessionOfClient(t, c)
 	req, _ := http.NewRequest("GET", origin+"/wp-admin/?x=1", nil)
-	session := ""
-	platformURL, _ := url.Parse(e.url)
-	for _, ck := range c.Jar.Cookies(platformURL) {
-		if ck.Name == "handson" {
-			session = ck.Value
-		}
-	}
-	if session == "" {
-		t.Fatal("no platform session cookie in the jar")
-	}
 	req.Header.Set("Cookie", "app=1; handson="+session+"; __Host-handson=x")
 	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || string(body) != "sandbox app at "+host+"/wp-admin/" {
-		t.Fatalf("GET through the preview: %d %q", res.StatusCode, body)
+	if res.StatusCode != 200 || string(b) != "sandbox app at "+host+"/wp-admin/" {
+		t.Fatalf("GET through the preview: %d %q", res.StatusCode, b)
 	}
-	got := app.last()
-	if got.Host != host || got.Header.Get("X-Forwarded-Host") != host || got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("X-Forwarded-For") != "127.0.0.1" {
-		t.Errorf("sandbox got Host %q, X-Forwarded-Host %q, -Proto %q, -For %q", got.Host, got.Header.Get("X-Forwarded-Host"), got.Header.Get("X-Forwarded-Proto"), got.Header.Get("X-Forwarded-For"))
-	}
-	if ck := strings.Join(got.Header.Values("Cookie"), "; "); ck != "app=1" || strings.Contains(ck, session) {
+	if ck := strings.Join(app.last().Header.Values("Cookie"), "; "); ck != "app=1" || strings.Contains(ck, session) {
 		t.Errorf("sandbox got Cookie %q, want only app=1", ck)
-	}
-
-	// The app cannot set the platform's or the preview's cookies, nor
-	// cookies for the parent domain.
-	res, _ = get(t, c, origin+"/cookies")
-	var set []string
-	for _, ck := range res.Cookies() {
-		set = append(set, ck.Name+"|"+ck.Domain+"|"+ck.Path)
-	}
-	if strings.Join(set, " ") != "wide||/ wp_session||/wp-admin" {
-		t.Errorf("cookies through the preview: %v, want wide (no Domain) and wp_session only", set)
-	}
-
-	// A cookie of the preview's name planted for the parent domain (by
-	// another preview's page) does not shadow this host's.
-	req, _ = http.NewRequest("GET", origin+"/", nil)
-	for _, ck := range c.Jar.Cookies(&url.URL{Scheme: "http", Host: host}) {
-		if ck.Name == "handson-preview" {
-			req.Header.Set("Cookie", "handson-preview=planted; handson-preview="+ck.Value)
-		}
-	}
-	if res, err := reachAll(client(), e.srv.ln.Addr().String()).Do(req); err != nil || res.StatusCode != 200 {
-		t.Errorf("with a planted preview cookie first: %v %v", err, res)
-	}
-
-	// Websockets pass.
-	wsURL := "ws://" + host + "/ws"
-	d := websocket.Dialer{NetDial: func(network, _ string) (net.Conn, error) { return net.Dial(network, e.srv.ln.Addr().String()) }, Jar: c.Jar}
-	ws, res, err := d.Dial(wsURL, http.Header{"Origin": {origin}})
-	if err != nil {
-		t.Fatalf("websocket through the preview: %v (%v)", err, res)
-	}
-	ws.WriteMessage(websocket.TextMessage, []byte("hi"))
-	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "echo:hi" {
-		t.Errorf("websocket echo: %q %v", msg, err)
-	}
-	ws.Close()
-
-	// A page of another preview (another student's) cannot make the
-	// browser call this one, except by a plain navigation.
-	other := "http://8080-aaaaaaaaaaaaaaaa.preview.localhost"
-	n := app.count()
-	for _, h := range []http.Header{
-		{"Sec-Fetch-Site": {"same-site"}, "Sec-Fetch-Mode": {"cors"}, "Origin": {other}},
-		{"Sec-Fetch-Site": {"same-site"}, "Sec-Fetch-Mode": {"no-cors"}, "Referer": {other + "/"}},
-		{"Sec-Fetch-Site": {"cross-site"}, "Sec-Fetch-Mode": {"navigate"}, "Origin": {"https://evil.example"}, "X-Method": {"POST"}},
-	} {
-		method := "GET"
-		if h.Get("X-Method") != "" {
-			method = h.Get("X-Method")
-		}
-		req, _ := http.NewRequest(method, origin+"/", nil)
-		req.Header = h
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusForbidden {
-			t.Errorf("%s with %v: %d, want 403", method, h, res.StatusCode)
-		}
-	}
-	if app.count() != n {
-		t.Error("a refused cross-site request reached the sandbox")
-	}
-	// Another port of the same sandbox may; a navigation may.
-	sameSandbox := "http://3000-" + strings.SplitN(strings.TrimPrefix(host, port+"-"), ".", 2)[0] + ".preview.localhost"
-	for _, h := range []http.Header{
-		{"Sec-Fetch-Site": {"same-site"}, "Sec-Fetch-Mode": {"cors"}, "Origin": {sameSandbox}},
-		{"Sec-Fetch-Site": {"cross-site"}, "Sec-Fetch-Mode": {"navigate"}},
-		{"Sec-Fetch-Site": {"same-origin"}, "Sec-Fetch-Mode": {"cors"}},
-	} {
-		req, _ := http.NewRequest("GET", origin+"/", nil)
-		req.Header = h
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Errorf("GET with %v: %d, want 200", h, res.StatusCode)
-		}
 	}
 
 	// The platform is not on the preview host; the preview is not on the
 	// platform's host.
 	if res, body := get(t, c, origin+"/labs"); res.StatusCode != 200 || body != "sandbox app at "+host+"/labs" {
 		t.Errorf("/labs on the preview host: %d %q, want the sandbox's", res.StatusCode, body)
-	}
-	if res, _ := get(t, c, origin+"/__handson/other"); res.StatusCode != http.StatusNotFound {
-		t.Errorf("/__handson/other: %d, want 404", res.StatusCode)
 	}
 	if res, _ := get(t, c, e.url+"/__handson/login?code=x"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("the preview login on the platform's host: %d, want 404", res.StatusCode)
@@ -291,7 +186,7 @@ func TestPreviewOwner(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout: %d", res.StatusCode)
 	}
-	n = app.count()
+	n := app.count()
 	if res, body := get(t, c, origin+"/"); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `data-preview-state="forbidden"`) {
 		t.Errorf("after logout: %d, want 403", res.StatusCode)
 	}
@@ -316,6 +211,13 @@ func TestPreviewAccess(t *testing.T) {
 			t.Errorf("%s opens alice's preview: %d, want 403", name, res.StatusCode)
 		}
 	}
+	// What the platform's handler checks itself.
+	c := reachAll(e.login(t, "alice"), addr)
+	for query, want := range map[string]int{"lab=nope&port=80": 404, "lab=demo&port=x": 400, "lab=demo&port=80&user=x": 400} {
+		if res, _ := get(t, c, e.url+"/preview/open?"+query); res.StatusCode != want {
+			t.Errorf("/preview/open?%s: %d, want %d", query, res.StatusCode, want)
+		}
+	}
 	// Alice's instructor may.
 	teacher := reachAll(e.login(t, "teacher"), addr)
 	origin := openPreview(t, e, teacher, q)
@@ -323,81 +225,28 @@ func TestPreviewAccess(t *testing.T) {
 		t.Fatalf("alice's instructor: %d %q", res.StatusCode, body)
 	}
 
-	// Bob, with the preview's address but not its cookie, is refused; so
-	// is a login link used twice.
-	bob := reachAll(e.login(t, "bob"), addr)
-	if res, body := get(t, bob, origin+"/"); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "lab page") {
-		t.Errorf("bob on alice's preview: %d %q", res.StatusCode, body)
+	// The preview sees the platform's access rule …
+	p := previewPlatform{e.srv}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		viewer string
+		want   bool
+	}{{"alice", true}, {"teacher", true}, {"bob", false}, {"outsider", false}} {
+		if ok, err := p.MayPreview(ctx, e.userID(t, tc.viewer), alice); err != nil || ok != tc.want {
+			t.Errorf("MayPreview(%s, alice) = %t, %v; want %t", tc.viewer, ok, err, tc.want)
+		}
 	}
-	res, _ := get(t, teacher, e.url+"/preview/open?"+q)
-	link := res.Header.Get("Location")
-	if res, _ := get(t, bob, link); res.StatusCode != 303 {
-		t.Fatalf("first use of a link: %d", res.StatusCode)
+	// … and its sessions: a password reset ends the instructor's, and so
+	// the grant at its next check.
+	session := e.sessionOfClient(t, teacher)
+	if user, ok, err := p.SessionUser(ctx, session); err != nil || !ok || user != e.userID(t, "teacher") {
+		t.Errorf("SessionUser of the instructor's session: %d %t %v", user, ok, err)
 	}
-	fresh := reachAll(client(), addr)
-	if res, body := get(t, fresh, link); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `data-preview-state="expired"`) {
-		t.Errorf("second use of a link: %d %q, want 403 expired", res.StatusCode, body)
-	}
-	// A code is for its own host only.
-	res, _ = get(t, teacher, e.url+"/preview/open?lab=demo&port=1&user="+strconv.FormatInt(alice, 10))
-	code := strings.SplitN(res.Header.Get("Location"), "code=", 2)[1]
-	if res, _ := get(t, fresh, origin+"/__handson/login?code="+code); res.StatusCode != http.StatusForbidden {
-		t.Errorf("a code of port 1 on port %s: %d, want 403", port, res.StatusCode)
-	}
-
-	// Japanese pages for a Japanese browser; a host that is no preview.
-	req, _ := http.NewRequest("GET", origin+"/", nil)
-	req.Header.Set("Accept-Language", "ja,en;q=0.5")
-	res, err := fresh.Do(req)
-	if err != nil {
+	if err := e.db.SetPassword(ctx, e.userID(t, "teacher"), "x"); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 403 || !strings.Contains(string(body), "演習ページからプレビューを開いてください") || !strings.Contains(string(body), `lang="ja"`) {
-		t.Errorf("Japanese 403 page: %d %s", res.StatusCode, body)
-	}
-	if res, _ := get(t, fresh, "http://nope.preview.localhost/"); res.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown preview host: %d, want 404", res.StatusCode)
-	}
-
-	// A password reset ends the instructor's sessions, and so the grant at
-	// its next check.
-	e.srv.preview.mu.Lock()
-	for _, g := range e.srv.preview.grants {
-		g.checked = g.checked.Add(-2 * previewRecheck)
-	}
-	e.srv.preview.mu.Unlock()
-	if err := e.db.SetPassword(context.Background(), e.userID(t, "teacher"), "x"); err != nil {
-		t.Fatal(err)
-	}
-	if res, _ := get(t, teacher, origin+"/"); res.StatusCode != http.StatusForbidden {
-		t.Errorf("instructor after a password reset: %d, want 403", res.StatusCode)
-	}
-}
-
-func TestPreviewNotYet(t *testing.T) {
-	e, _ := previewEnv(t)
-	alice := e.userID(t, "alice")
-	key := sandbox.Key{UserID: alice, Lab: "demo"}
-	c := reachAll(e.login(t, "alice"), e.srv.ln.Addr().String())
-	// A port where nothing listens.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	origin := openPreview(t, e, c, "lab=demo&port="+strconv.Itoa(port))
-
-	res, body := get(t, c, origin+"/")
-	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `data-preview-state="stopped"`) || !strings.Contains(body, `http-equiv="refresh"`) || !strings.Contains(body, "/labs/demo") {
-		t.Errorf("stopped sandbox: %d\n%s", res.StatusCode, body)
-	}
-	e.fake.Set(key, func(st *sandbox.Status) { st.State = sandbox.Running })
-	res, body = get(t, c, origin+"/")
-	if res.StatusCode != http.StatusBadGateway || !strings.Contains(body, `data-preview-state="closed"`) || !strings.Contains(body, "Nothing listens on port "+strconv.Itoa(port)) {
-		t.Errorf("nothing listening: %d\n%s", res.StatusCode, body)
+	if _, ok, err := p.SessionUser(ctx, session); err != nil || ok {
+		t.Errorf("SessionUser after a password reset: %t %v, want ended", ok, err)
 	}
 }
 
@@ -466,25 +315,5 @@ func TestPreviewControls(t *testing.T) {
 	}
 	if res, _ := get(t, c, off.url+"/preview/open?lab=demo&port=8080"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("/preview/open with the preview off: %d, want 404", res.StatusCode)
-	}
-}
-
-func TestPersonActive(t *testing.T) {
-	for _, tc := range []struct {
-		h    http.Header
-		want bool
-	}{
-		{http.Header{"Sec-Fetch-Mode": {"navigate"}}, true},
-		{http.Header{"Sec-Fetch-Mode": {"websocket"}}, true},
-		{http.Header{"Sec-Fetch-Mode": {"cors"}}, false},    // a script's fetch: a poll, a heartbeat
-		{http.Header{"Sec-Fetch-Mode": {"no-cors"}}, false}, // an image, a script
-		{http.Header{"Accept": {"text/html,*/*"}}, true},    // a browser without Fetch Metadata
-		{http.Header{"Accept": {"application/json"}}, false},
-	} {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header = tc.h
-		if got := personActive(r); got != tc.want {
-			t.Errorf("personActive(%v) = %t, want %t", tc.h, got, tc.want)
-		}
 	}
 }

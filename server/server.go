@@ -21,6 +21,7 @@ import (
 	"handson/frontend"
 	"handson/internal/i18n"
 	"handson/internal/labrun"
+	"handson/internal/preview"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/terminal"
@@ -48,7 +49,7 @@ type Server struct {
 	SessionTTL    time.Duration
 	// PreviewDomain ("preview.localhost", or "preview.example.net[:port]"
 	// behind a wildcard DNS name) serves the web preview on <port>-<id>.
-	// PreviewDomain; empty turns the preview off (preview.go).
+	// PreviewDomain; empty turns the preview off (internal/preview).
 	PreviewDomain string
 
 	live       atomic.Pointer[content.Course] // set by SetCourse
@@ -58,7 +59,7 @@ type Server struct {
 	ln         net.Listener
 	stop       context.CancelFunc // ends every request, terminals included
 	dashboards hub                // attempts to class dashboards
-	preview    *previews          // nil: the web preview is off
+	preview    *preview.Service   // nil: the web preview is off
 	// Failed logins: a class shares one address, an attacker may use many.
 	loginsByIP, loginsByUser *limiter
 	terminals                sync.WaitGroup
@@ -202,20 +203,17 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.PreviewDomain == "" {
 		return platform, nil
 	}
-	secret, err := s.Store.Secret(context.Background(), "preview")
-	if err != nil {
-		return nil, err
-	}
-	if s.preview, err = s.newPreviews(secret); err != nil {
+	var err error
+	if s.preview, err = s.newPreview(); err != nil {
 		return nil, err
 	}
 	// By Host, before anything else: a preview host never reaches the
 	// platform's routes (nor its cookies' pages), the platform's host
 	// never reaches a sandbox.
-	preview := s.recoverPanics(http.HandlerFunc(s.servePreview))
+	previews := s.recoverPanics(s.preview)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.preview.isPreviewHost(r.Host) {
-			preview.ServeHTTP(w, r)
+		if s.preview.IsPreviewHost(r.Host) {
+			previews.ServeHTTP(w, r)
 			return
 		}
 		platform.ServeHTTP(w, r)
