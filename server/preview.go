@@ -76,12 +76,12 @@ func (p previewPlatform) Touch(key sandbox.Key) { p.s.Sandboxes.Touch(key) }
 // preview host with a one-time code.
 func (s *Server) openPreview(w http.ResponseWriter, r *http.Request) error {
 	if s.preview == nil {
-		return apperr.Errorf(apperr.NotFound, "The web preview is turned off on this server.")
+		return apperr.New(apperr.NotFound, "err.preview.off")
 	}
 	q := r.URL.Query()
 	entry := s.CurrentCourse().Lab(q.Get("lab"))
 	if entry == nil {
-		return apperr.Errorf(apperr.NotFound, "There is no such lab.")
+		return apperr.New(apperr.NotFound, "err.lab.none")
 	}
 	port, _ := strconv.Atoi(q.Get("port")) // 0 when missing or bad: Open refuses it
 	viewer := userOf(r)
@@ -89,7 +89,7 @@ func (s *Server) openPreview(w http.ResponseWriter, r *http.Request) error {
 	if q.Has("user") {
 		var err error
 		if student, err = strconv.ParseInt(q.Get("user"), 10, 64); err != nil || student <= 0 {
-			return apperr.Errorf(apperr.Invalid, "Bad user.")
+			return apperr.New(apperr.Invalid, "err.preview.user")
 		}
 	}
 	back := "/labs/" + url.PathEscape(entry.ID)

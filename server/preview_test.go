@@ -207,8 +207,8 @@ func TestPreviewAccess(t *testing.T) {
 	// Another student and an instructor of another class are refused.
 	for _, name := range []string{"bob", "outsider"} {
 		c := reachAll(e.login(t, name), addr)
-		if res, _ := get(t, c, e.url+"/preview/open?"+q); res.StatusCode != http.StatusForbidden {
-			t.Errorf("%s opens alice's preview: %d, want 403", name, res.StatusCode)
+		if res, body := get(t, c, e.url+"/preview/open?"+q); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "is not in a class you teach") {
+			t.Errorf("%s opens alice's preview: %d, want 403 saying why", name, res.StatusCode)
 		}
 	}
 	// What the platform's handler checks itself.

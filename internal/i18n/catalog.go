@@ -332,4 +332,9 @@ var catalog = map[string]map[string]string{
 	"err.password.short":     {"en": "A password needs at least %d characters.", "ja": "パスワードは %d 文字以上にしてください。"},
 	"err.username.taken":     {"en": "The username %q is taken.", "ja": "ユーザー名 %q はすでに使われています。"},
 	"err.token.many":         {"en": "You have %d tokens, the most allowed. Revoke one first.", "ja": "トークンはすでに上限の %d 個あります。どれかを無効にしてください。"},
+	"err.preview.off":        {"en": "The web preview is turned off on this server.", "ja": "このサーバーではウェブプレビューが無効になっています。"},
+	"err.preview.user":       {"en": "Bad user.", "ja": "ユーザーの指定が正しくありません。"},
+	"err.preview.port":       {"en": "Give a port between 1 and 65535.", "ja": "ポートは 1〜65535 の番号で指定してください。"},
+	"err.preview.notyours":   {"en": "This sandbox is not yours, and its student is not in a class you teach.", "ja": "このサンドボックスはあなたのものではなく、その学生はあなたの担当するクラスにいません。"},
+	"err.preview.busy":       {"en": "Too many previews are being opened right now. Try again in a minute.", "ja": "いまプレビューを開く人が多すぎます。1 分ほどしてからもう一度試してください。"},
 }

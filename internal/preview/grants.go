@@ -102,7 +102,7 @@ func (p *Service) newCode(g *grant) (string, error) {
 	defer p.mu.Unlock()
 	p.pruneLocked(now)
 	if len(p.codes) >= maxCodes {
-		return "", apperr.Errorf(apperr.Unavailable, "Too many previews are being opened right now. Try again in a minute.")
+		return "", apperr.New(apperr.Unavailable, "err.preview.busy")
 	}
 	code := randomToken()
 	g.expires = now.Add(codeTTL)

@@ -193,12 +193,12 @@ type Opening struct {
 // access and sends the browser to the preview host with a one-time code.
 func (p *Service) Open(w http.ResponseWriter, r *http.Request, o Opening) error {
 	if o.Port < 1 || o.Port > 65535 {
-		return apperr.Errorf(apperr.Invalid, "Give a port between 1 and 65535.")
+		return apperr.New(apperr.Invalid, "err.preview.port")
 	}
 	if ok, err := p.platform.MayPreview(r.Context(), o.Viewer, o.Key.UserID); err != nil {
 		return err
 	} else if !ok {
-		return apperr.Errorf(apperr.Forbidden, "This sandbox is not yours, and its student is not in a class you teach.")
+		return apperr.New(apperr.Forbidden, "err.preview.notyours")
 	}
 	g := &grant{
 		user: o.Viewer, session: o.Session, key: o.Key, id: p.id(o.Key), port: o.Port,
