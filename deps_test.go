@@ -19,7 +19,7 @@ var layers = [][]string{
 	// passwords and tokens.
 	{"internal/sandbox", "internal/auth"},
 	// 3: services on it, each an adapter of one thing.
-	{"internal/config", "internal/preflight", "internal/labrun", "internal/terminal", "internal/store", "internal/registry"},
+	{"internal/config", "internal/preflight", "internal/labrun", "internal/terminal", "internal/preview", "internal/store", "internal/registry"},
 	// 4: engines, the fake engine, the lab prover.
 	{"internal/sandbox/docker", "internal/sandbox/sandboxtest", "internal/labtest"},
 	// 5: the HTTP adapter.
