@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"handson/internal/config"
-	"handson/internal/firewall"
 	"handson/internal/preflight"
 	"handson/internal/sandbox"
 	"handson/internal/sandbox/docker"
@@ -50,13 +49,8 @@ func doctorSandboxProbes(ctx context.Context, cfg config.Config, spec sandbox.Sp
 	}
 	cleanup = append(cleanup, func() { engine.Close() })
 	fw := docker.Firewall(cfg.RegistryPort())
-	probes := []preflight.Probe{{ID: "firewall", Run: func(ctx context.Context) preflight.Check {
-		// As serve does at start: the rules are shared and idempotent.
-		if err := firewall.Ensure(ctx, fw); err != nil {
-			return preflight.Check{Status: preflight.Fail, Key: "preflight.firewall.fail", Fix: "preflight.firewall.fix", Detail: err.Error()}
-		}
-		return FirewallProbe(fw).Run(ctx)
-	}}}
+	// As serve's: the rules are shared and idempotent, put in place if not.
+	probes := []preflight.Probe{FirewallProbe(fw)}
 	var reg *TestRegistry
 	if cfg.RegistryAddr != "" {
 		probes = append(probes, preflight.Probe{ID: "registry", Run: func(ctx context.Context) preflight.Check {

@@ -39,13 +39,22 @@ func LabImages(course *content.Course, spec sandbox.Spec) []string {
 	return out
 }
 
-// FirewallProbe verifies the sandbox firewall.
+// FirewallProbe verifies the sandbox firewall and puts it back when it is
+// not in place (a daemon restart, an operator's flush, another
+// installation's rules put first): it fails only when that cannot be done.
 func FirewallProbe(fw firewall.Rules) preflight.Probe {
 	return preflight.Probe{ID: "firewall", Run: func(ctx context.Context) preflight.Check {
+		verr := firewall.Verify(ctx, fw)
+		if verr == nil {
+			return preflight.Check{Status: preflight.OK, Key: "preflight.firewall.ok"}
+		}
+		if err := firewall.Ensure(ctx, fw); err != nil {
+			return preflight.Check{Status: preflight.Fail, Key: "preflight.firewall.fail", Fix: "preflight.firewall.fix", Detail: err.Error()}
+		}
 		if err := firewall.Verify(ctx, fw); err != nil {
 			return preflight.Check{Status: preflight.Fail, Key: "preflight.firewall.fail", Fix: "preflight.firewall.fix", Detail: err.Error()}
 		}
-		return preflight.Check{Status: preflight.OK, Key: "preflight.firewall.ok"}
+		return preflight.Check{Status: preflight.OK, Key: "preflight.firewall.ok", Detail: "put back: " + verr.Error()}
 	}}
 }
 
