@@ -91,8 +91,14 @@ func TestHostNotReady(t *testing.T) {
 	if !page.Check {
 		t.Fatal("the guide lost its Check buttons")
 	}
-	// Check answers 503 with the same news, in the student's language.
-	st := b.check("none")
+	// Check answers 503 with the same news, in the student's language. (A
+	// click by script: the page may still be settling on a loaded machine,
+	// and a node id taken before would be stale.)
+	evalWait(b, "the page loaded", 10*time.Second, `document.readyState === 'complete'`)
+	e2eRun(b, "press Check", chromedp.Evaluate[bool](`(document.querySelector('#step-`+e2eStep+` button.check-button').click(), true)`))
+	st := b.waitFor("the check's verdict", 30*time.Second, func(s pageState) bool {
+		return !s.Step.Busy && s.Step.Result != "" && s.Step.Result != "checking"
+	})
 	if !strings.Contains(st.Step.Message, "演習用のマシン") && !strings.Contains(st.Step.Message, "サンドボックスを起動できません") {
 		t.Errorf("the Check says %q, want the Japanese 'not ready' message", st.Step.Message)
 	}
@@ -101,12 +107,15 @@ func TestHostNotReady(t *testing.T) {
 	b.do("log out", chromedp.Click(chromedp.CSS(`form.logout button`)))
 	evalWait(b, "the page after logout", 10*time.Second, `location.pathname !== '/labs/`+e2eLab+`' && document.readyState === 'complete'`)
 	login(b, a.Server.URL()+"/labs", "admin", testAdminPassword)
-	evalWait(b, "the labs page", 10*time.Second, `location.pathname === '/labs'`)
+	evalWait(b, "the labs page", 10*time.Second, `location.pathname === '/labs' && document.readyState === 'complete'`)
 	banner := e2eRun(b, "read the banner", chromedp.Evaluate[string](`document.querySelector('.host-banner')?.textContent ?? ''`))
 	if !strings.Contains(banner, "The lab machines are not ready") {
 		t.Errorf("admin's banner: %q, want 'The lab machines are not ready'", banner)
 	}
-	b.do("open the status page", chromedp.Click(chromedp.CSS(`.host-banner a`)))
+	if href := e2eRun(b, "read the banner's link", chromedp.Evaluate[string](`document.querySelector('.host-banner a')?.getAttribute('href') ?? ''`)); href != "/admin/status" {
+		t.Errorf("the banner links to %q, want /admin/status", href)
+	}
+	b.do("open the status page", chromedp.Navigate(a.Server.URL()+"/admin/status"))
 	var rows []struct{ ID, Status, Found, Fix string }
 	deadline = time.Now().Add(10 * time.Second)
 	for len(rows) == 0 && time.Now().Before(deadline) {

@@ -45,19 +45,25 @@ type Platform struct {
 // Close stops the server and the sandbox manager, then releases the
 // database and the engine. Sandboxes keep running: the next start adopts
 // them. The registry container is removed; its images stay in its volume.
-func (p *Platform) Close(ctx context.Context) error {
-	err := p.Server.Close(ctx)
+func (p *Platform) Close(ctx context.Context) error { return p.release(ctx) }
+
+// release undoes what has been started, in reverse.
+func (p *Platform) release(ctx context.Context) error {
+	var errs []error
+	if p.Server != nil {
+		errs = append(errs, p.Server.Close(ctx))
+	}
 	p.stopRun()
 	if p.Registry != nil {
-		if rerr := p.Registry.Close(ctx); err == nil {
-			err = rerr
-		}
+		errs = append(errs, p.Registry.Close(ctx))
 	}
-	p.Engine.Close()
-	if cerr := p.DB.Close(); err == nil {
-		err = cerr
+	if p.Engine != nil {
+		p.Engine.Close()
 	}
-	return err
+	if p.DB != nil {
+		errs = append(errs, p.DB.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Start builds the platform of cfg and serves it on cfg.Addr; what it
@@ -68,55 +74,103 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 	if err != nil {
 		return nil, err
 	}
+	p := &Platform{stopRun: func() {}}
+	defer func() {
+		if err != nil {
+			p.release(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := p.openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	fw, err := p.openEngine(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	// Before any sandbox is made: each gets the registry's name and mirror.
+	if cfg.RegistryAddr != "" {
+		if p.Registry, err = startRegistry(ctx, p.DB, p.Engine, cfg.RegistryAddr, cfg.RegistryUpstream, filepath.Join(cfg.DataDir, "registry"), log); err != nil {
+			return nil, fmt.Errorf("classroom registry: %w", err)
+		}
+	} else {
+		log.Warn("no classroom registry (-registry-addr is empty): docker pull in sandboxes reaches only the internet")
+	}
+	p.newSandboxes(cfg, course, fw, log)
+	adopted, reaped, err := p.Sandboxes.Adopt(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("adopt sandboxes: %w", err)
+	}
+	log.Info("sandboxes adopted", "adopted", adopted, "orphans_removed", reaped)
+
+	p.Server = &server.Server{
+		Terminals:     terminal.NewSessions(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
+		Store:         p.DB,
+		Course:        course,
+		Sandboxes:     p.Sandboxes,
+		Labs:          p.Labs,
+		Log:           log,
+		SecureCookies: cfg.SecureCookies,
+		PreviewDomain: cfg.PreviewDomain,
+		Host:          p.Host,
+	}
+	if p.Registry != nil {
+		p.Server.Registry = p.Registry
+	}
+	p.run(out) // after the server is made: a warm sandbox's Prepare asks it for the course
+	if err := p.Server.Open(cfg.Addr); err != nil {
+		p.Server = nil
+		return nil, err
+	}
+	fmt.Fprintf(out, "handson is serving %d labs at %s\n", len(course.Labs()), p.Server.URL())
+	if p.Registry != nil {
+		fmt.Fprintf(out, "classroom registry: sandboxes use %s (listening on %s), %d library images\n", p.Registry.Address(), cfg.RegistryAddr, len(p.Registry.Status().Library))
+	}
+	if err := firstAdmin(ctx, p.DB, cfg.DataDir, out); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// openStore opens the SQLite file of cfg's data directory.
+func (p *Platform) openStore(ctx context.Context, cfg config.Config) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, err
+		return err
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "handson.db"))
+	p.DB, err = store.Open(ctx, filepath.Join(cfg.DataDir, "handson.db"))
+	return err
+}
+
+// openEngine connects to Docker as this installation (its id is kept in
+// the store) and installs the sandbox firewall: sandboxes must not reach
+// the host's services or cloud metadata; the classroom registry's port is
+// the one exception. Without it no sandbox starts (the guard; the host
+// checks say why), but the platform serves.
+func (p *Platform) openEngine(ctx context.Context, cfg config.Config, log *slog.Logger) (firewall.Rules, error) {
+	instance, err := p.DB.InstanceID(ctx)
 	if err != nil {
-		return nil, err
+		return firewall.Rules{}, err
 	}
-	defer func() {
-		if err != nil {
-			db.Close()
-		}
-	}()
-	instance, err := db.InstanceID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	engine, err := docker.New(ctx, instance, log)
-	if err != nil {
+	if p.Engine, err = docker.New(ctx, instance, log); err != nil {
 		// What the host lacks and how to fix it, not only the client's error.
-		return nil, preflight.Run(ctx, docker.HostCheck{Spec: cfg.SandboxSpec()}.Probes()[:2]).Err(err)
+		return firewall.Rules{}, preflight.Run(ctx, docker.HostCheck{Spec: cfg.SandboxSpec()}.Probes()[:2]).Err(err)
 	}
-	defer func() {
-		if err != nil {
-			engine.Close()
-		}
-	}()
-	// Sandboxes must not reach the host's services or cloud metadata: no
-	// firewall, no sandbox (the guard below; the host checks say why). The
-	// classroom registry's port is the one exception.
 	fw := docker.Firewall(cfg.RegistryPort())
 	if err := firewall.Ensure(ctx, fw); err != nil {
 		log.Error("the sandbox firewall cannot be installed; no sandbox starts until it is", "err", err)
 	}
-	// Before any sandbox is made: each gets the registry's name and mirror.
-	var reg *registry.Registry
-	if cfg.RegistryAddr != "" {
-		if reg, err = startRegistry(ctx, db, engine, cfg.RegistryAddr, cfg.RegistryUpstream, filepath.Join(cfg.DataDir, "registry"), log); err != nil {
-			return nil, fmt.Errorf("classroom registry: %w", err)
-		}
-		defer func() {
-			if err != nil {
-				reg.Close(context.WithoutCancel(ctx))
-			}
-		}()
-	} else {
-		log.Warn("no classroom registry (-registry-addr is empty): docker pull in sandboxes reaches only the internet")
-	}
+	return fw, nil
+}
 
-	sandboxes := sandbox.NewManager(engine, db, sandbox.Policy{
+// newSandboxes makes the sandbox manager, the labs' runner and the host
+// checks, wired together: a new sandbox gets its lab's files and setup
+// before it counts as ready; sandboxes start only on a host that passed its
+// checks (a canary sandbox included) and with the firewall in place; a
+// sandbox found broken asks for the checks again.
+func (p *Platform) newSandboxes(cfg config.Config, course *content.Course, fw firewall.Rules, log *slog.Logger) {
+	p.Host = preflight.NewMonitor(func(ctx context.Context) *preflight.Report {
+		return preflight.Run(ctx, HostProbes(cfg, course, p.Engine, fw, p.Registry))
+	}, log)
+	p.Sandboxes = sandbox.NewManager(p.Engine, p.DB, sandbox.Policy{
 		IdleStop:  cfg.IdleStop,
 		MaxAge:    cfg.MaxAge,
 		MaxStarts: cfg.MaxStarts,
@@ -125,88 +179,50 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writ
 		DiskEvery: 4,
 		WarmPool:  cfg.WarmPool,
 	}, log)
-	// Rules can vanish (a daemon restart, an operator's flush): put them
-	// back before a sandbox starts, or refuse to start it.
-	// A new sandbox gets its lab's files and setup before it counts as ready.
-	labs := &labrun.Runner{Exec: sandboxes, Base: cfg.SandboxSpec(), CheckTimeout: cfg.CheckTimeout}
-	var srv *server.Server
-	sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
-		entry := srv.CurrentCourse().Lab(sb.Key.Lab)
+	p.Labs = &labrun.Runner{Exec: p.Sandboxes, Base: cfg.SandboxSpec(), CheckTimeout: cfg.CheckTimeout}
+	p.Sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		entry := p.Server.CurrentCourse().Lab(sb.Key.Lab) // the course of now (-dev reloads it)
 		if entry == nil {
 			return nil
 		}
-		return labs.Prepare(ctx, sb, entry)
+		return p.Labs.Prepare(ctx, sb, entry)
 	}
-	// The host is proven before students use it (a canary sandbox
-	// included), and again while it fails: sandboxes start only on a host
-	// that passed.
-	host := preflight.NewMonitor(func(ctx context.Context) *preflight.Report {
-		return preflight.Run(ctx, HostProbes(cfg, course, engine, fw, reg))
-	}, log)
-	sandboxes.Broken = func(sandbox.Key, string) { host.Suspect() }
-	sandboxes.Guard = func(ctx context.Context) error {
-		if err := host.Gate(ctx); err != nil {
+	p.Sandboxes.Broken = func(sandbox.Key, string) { p.Host.Suspect() }
+	p.Sandboxes.Guard = func(ctx context.Context) error {
+		if err := p.Host.Gate(ctx); err != nil {
 			return err
 		}
+		// Rules can vanish (a daemon restart, an operator's flush): put
+		// them back before a sandbox starts, or refuse to start it.
 		if err := firewall.Verify(ctx, fw); err != nil {
 			log.Warn("sandbox firewall incomplete; reinstalling", "err", err)
 			return firewall.Ensure(ctx, fw)
 		}
 		return nil
 	}
-	adopted, reaped, err := sandboxes.Adopt(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("adopt sandboxes: %w", err)
-	}
-	log.Info("sandboxes adopted", "adopted", adopted, "orphans_removed", reaped)
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	runDone, hostDone := make(chan struct{}), make(chan struct{})
-	go func() { sandboxes.Run(runCtx); close(runDone) }()
-	go func() { host.Run(runCtx); close(hostDone) }()
-	// Run writes last activity on its way out; a canary is removed.
-	stopRun := func() { cancelRun(); <-runDone; <-hostDone }
-	go func() {
-		select {
-		case <-host.First():
-			host.Report().Print(out, "en")
-		case <-runCtx.Done():
-		}
-	}()
-
-	srv = &server.Server{
-		Terminals:     terminal.NewSessions(terminal.Config{Grace: cfg.TermGrace, RecordDir: cfg.RecordDir, Log: log}),
-		Store:         db,
-		Course:        course,
-		Sandboxes:     sandboxes,
-		Labs:          labs,
-		Log:           log,
-		SecureCookies: cfg.SecureCookies,
-		PreviewDomain: cfg.PreviewDomain,
-		Host:          host,
-	}
-	if reg != nil {
-		srv.Registry = reg
-	}
 	warm := map[string]sandbox.Spec{}
 	for _, e := range course.Labs() {
-		warm[e.ID] = labs.Spec(e.Primary)
+		warm[e.ID] = p.Labs.Spec(e.Primary)
 	}
-	sandboxes.SetWarm(warm)
-	if err := srv.Open(cfg.Addr); err != nil {
-		stopRun()
-		return nil, err
-	}
-	fmt.Fprintf(out, "handson is serving %d labs at %s\n", len(course.Labs()), srv.URL())
-	if reg != nil {
-		st := reg.Status()
-		fmt.Fprintf(out, "classroom registry: sandboxes use %s (listening on %s), %d library images\n", reg.Address(), cfg.RegistryAddr, len(st.Library))
-	}
-	if err := firstAdmin(ctx, db, cfg.DataDir, out); err != nil {
-		srv.Close(ctx)
-		stopRun()
-		return nil, err
-	}
-	return &Platform{Server: srv, DB: db, Engine: engine, Sandboxes: sandboxes, Labs: labs, Registry: reg, Host: host, stopRun: stopRun}, nil
+	p.Sandboxes.SetWarm(warm)
+}
+
+// run starts the manager's loop and the host checks; the first report goes
+// to out.
+func (p *Platform) run(out io.Writer) {
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone, hostDone := make(chan struct{}), make(chan struct{})
+	go func() { p.Sandboxes.Run(ctx); close(runDone) }()
+	go func() { p.Host.Run(ctx); close(hostDone) }()
+	// Run writes last activity on its way out; a canary is removed.
+	p.stopRun = func() { cancel(); <-runDone; <-hostDone }
+	go func() {
+		select {
+		case <-p.Host.First():
+			p.Host.Report().Print(out, "en")
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // LoadCourse loads the labs of dir, or the built-in course when dir is "".
