@@ -21,10 +21,10 @@ test: deps images browser build
 	$(GO) test -count=1 -timeout 30m ./...
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
-# sandboxes (up to 50 at once, about 15 minutes; the first line skips them),
-# whose results table goes to stdout. Last results: docs/benchmarks.md.
+# sandboxes (cmd/handson-bench: up to 50 at once, about 15 minutes), whose
+# results table goes to stdout. Last results: docs/benchmarks.md.
 bench: deps images build
-	HANDSON_BENCH= $(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 	GO=$(GO) scripts/bench.sh
 
 # go build is incremental itself; the bundle must exist first (it is embedded).

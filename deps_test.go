@@ -28,18 +28,20 @@ var layers = [][]string{
 	{"internal/platform"},
 	// 7: the command line.
 	{"internal/cli"},
-	// 8: the binary, the system tests.
-	{".", "tests"},
+	// 8: the binary, the system tests, the benchmarks.
+	{".", "tests", "cmd/handson-bench"},
 }
 
 // engineClients are the client libraries of sandbox engines, and who may
-// import them: the engine, the registry's container, the tests' checks.
+// import them: the engine, the registry's container, the tests' checks,
+// the benchmarks (they measure the sandboxes from the host's side and
+// remove a run's sandboxes by its instance label).
 var engineClients = map[string][]string{
-	"github.com/moby/moby/":     {"internal/sandbox/docker", "internal/registry", "internal/testenv", "tests"},
-	"github.com/containerd/":    {"internal/sandbox/docker", "internal/registry", "tests"},
+	"github.com/moby/moby/":     {"internal/sandbox/docker", "internal/registry", "internal/testenv", "tests", "cmd/handson-bench"},
+	"github.com/containerd/":    {"internal/sandbox/docker", "internal/registry", "tests", "cmd/handson-bench"},
 	"k8s.io/":                   {"internal/sandbox/kube", "tests"},
 	"github.com/chromedp/":      {"tests"},
-	"handson/internal/sandbox/": {"internal/platform", "tests"}, // engines, by the root only (sandboxtest too, in unit tests)
+	"handson/internal/sandbox/": {"internal/platform", "tests", "cmd/handson-bench"}, // engines, by the root only (sandboxtest too, in unit tests)
 }
 
 // TestDependencyRules checks the import graph against the layers and the
