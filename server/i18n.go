@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"handson/internal/i18n"
@@ -48,15 +47,7 @@ func (s *Server) uiLang(r *http.Request) string {
 
 // acceptLanguages lists the browser's languages, best first, as base tags.
 func acceptLanguages(r *http.Request) []string {
-	var out []string
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
-		if tag == "" || tag == "*" {
-			continue
-		}
-		out = append(out, strings.ToLower(strings.SplitN(tag, "-", 2)[0]))
-	}
-	return out
+	return i18n.AcceptLanguages(r.Header.Get("Accept-Language"))
 }
 
 // setLang switches the UI language (and the labs' where a translation

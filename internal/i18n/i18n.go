@@ -23,6 +23,30 @@ func Supported(lang string) bool {
 	return false
 }
 
+// AcceptLanguages lists the languages of an Accept-Language header, best
+// first (in the header's order), as lower-case base tags ("ja-JP" → "ja").
+func AcceptLanguages(header string) []string {
+	var out []string
+	for _, part := range strings.Split(header, ",") {
+		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		if tag == "" || tag == "*" {
+			continue
+		}
+		out = append(out, strings.ToLower(strings.SplitN(tag, "-", 2)[0]))
+	}
+	return out
+}
+
+// Pick is the first supported language of langs, else the fallback.
+func Pick(langs ...string) string {
+	for _, l := range langs {
+		if Supported(l) {
+			return l
+		}
+	}
+	return Langs[0]
+}
+
 // Has reports whether the catalog has key.
 func Has(key string) bool {
 	_, ok := catalog[key]

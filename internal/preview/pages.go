@@ -3,7 +3,6 @@ package preview
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"handson/internal/i18n"
 )
@@ -36,11 +35,5 @@ func (p *Service) showPage(w http.ResponseWriter, code int, d pageData) {
 // langOf picks the language of a preview page without a grant: the
 // browser's first supported language.
 func langOf(r *http.Request) string {
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
-		if l := strings.ToLower(strings.SplitN(tag, "-", 2)[0]); i18n.Supported(l) {
-			return l
-		}
-	}
-	return i18n.Langs[0]
+	return i18n.Pick(i18n.AcceptLanguages(r.Header.Get("Accept-Language"))...)
 }
