@@ -24,6 +24,7 @@ esac
 
 LOG_DIR=/var/log/handson
 LOG=$LOG_DIR/dockerd.log
+CONTAINERD_PID=/var/run/docker/containerd/containerd.pid # the daemon's own containerd
 STATE_DIR=/var/lib/handson/host-setup # what a fresh machine had, for --reset
 TIMEOUT=${DOCKER_START_TIMEOUT:-60}
 
@@ -291,6 +292,14 @@ daemon() {
   fi
   # A pid file left by a dead daemon makes dockerd refuse to start.
   rm -f /var/run/docker.pid
+  # dockerd trusts its containerd's pid file: after a reboot or a kill the pid
+  # may belong to another process, and dockerd then waits for a containerd
+  # that never answers ("timeout waiting for containerd to start").
+  local cpid
+  cpid=$(cat "$CONTAINERD_PID" 2>/dev/null) || true
+  if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" != containerd ]; then
+    rm -f "$CONTAINERD_PID"
+  fi
   # Plain defaults (default bridge docker0 kept: never --bridge=none, which
   # deletes docker0 and cuts running containers off).
   # setsid: its own session, so Ctrl-C on `make run` does not stop the daemon.
