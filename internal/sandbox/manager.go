@@ -284,7 +284,6 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 	m.Touch(key)
 	ready := make(chan error, 1)
 	go func() {
-		defer release()
 		emit(Waiting)
 		err := m.engine.WaitReady(ctx, sb)
 		if err != nil {
@@ -312,6 +311,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 				m.mu.Unlock()
 			}
 		}
+		release() // before ready: whoever waited for it may start the next one
 		ready <- err
 	}()
 	return sb, ready, nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,31 @@ func newManager(t *testing.T, p sandbox.Policy) (*sandbox.Manager, *sandboxtest.
 	}
 	fake := &sandboxtest.Fake{}
 	return sandbox.NewManager(fake, db, p, slog.New(slog.NewTextHandler(io.Discard, nil))), fake, db
+}
+
+// clock is a manager's time in a test: it stands still until the test
+// moves it, so idleness and age need no sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func setClock(m *sandbox.Manager) *clock {
+	c := &clock{t: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)}
+	m.SetClock(c.now)
+	return c
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func record(t *testing.T, db *store.DB, k sandbox.Key) (sandbox.Record, bool) {
@@ -86,15 +112,32 @@ func TestOpenRecordsAndStreamsProgress(t *testing.T) {
 	}
 }
 
+// holdStarts makes every new sandbox's start hold its slot until the
+// returned func is called: the slot is held until the sandbox is ready,
+// and a new one is prepared first.
+func holdStarts(m *sandbox.Manager) (release func()) {
+	hold := make(chan struct{})
+	m.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		select {
+		case <-hold:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return func() { close(hold) }
+}
+
 func TestBusy(t *testing.T) {
 	p := sandbox.DefaultPolicy()
 	p.MaxStarts = 1
-	m, fake, _ := newManager(t, p)
-	fake.Gate = make(chan struct{})
-	done := make(chan error)
-	go func() { _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); done <- err }()
-	time.Sleep(50 * time.Millisecond) // alice holds the only start slot
-	_, err := m.Open(ctx, bob, sandbox.Spec{}, nil)
+	m, _, _ := newManager(t, p)
+	release := holdStarts(m)
+	_, ready, err := m.Start(ctx, alice, sandbox.Spec{}, nil) // alice takes the only start slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Open(ctx, bob, sandbox.Spec{}, nil)
 	var busy *sandbox.BusyError
 	if !errors.As(err, &busy) || busy.RetryAfter <= 0 || apperr.Code(err) != apperr.Unavailable {
 		t.Fatalf("second start: %v, want busy with a retry time", err)
@@ -102,31 +145,46 @@ func TestBusy(t *testing.T) {
 	if !strings.Contains(apperr.Message(err), "Trying again in") {
 		t.Errorf("message %q does not say when", apperr.Message(err))
 	}
-	close(fake.Gate)
-	if err := <-done; err != nil {
+	release()
+	if err := <-ready; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Open(ctx, bob, sandbox.Spec{}, nil); err != nil {
 		t.Errorf("after the first start finished: %v", err)
 	}
+
 	// A running sandbox needs no start slot.
-	fake.Gate = make(chan struct{})
-	close(fake.Gate)
+	release = holdStarts(m)
+	carol := sandbox.Key{UserID: 1, Lab: "other"}
+	if _, ready, err = m.Start(ctx, carol, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Errorf("alice's running sandbox while carol's starts: %v", err)
+	}
+	release()
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestIdleStopAndResume(t *testing.T) {
 	p := sandbox.DefaultPolicy()
-	p.IdleStop = 100 * time.Millisecond
+	p.IdleStop = 30 * time.Minute
 	m, fake, db := newManager(t, p)
+	clk := setClock(m)
 	events, cancel := m.Subscribe(alice)
 	defer cancel()
 	m.Open(ctx, alice, sandbox.Spec{}, nil)
 	m.Open(ctx, bob, sandbox.Spec{}, nil)
-	for range 4 { // alice types; bob does nothing
-		time.Sleep(50 * time.Millisecond)
+	for i := range 4 { // alice types; bob does nothing
+		clk.advance(10 * time.Minute)
 		m.Touch(alice)
 		if err := m.Sweep(ctx, false); err != nil {
 			t.Fatal(err)
+		}
+		if _, stopped, _, _ := fake.Calls(); i < 3 && len(stopped) != 0 {
+			t.Fatalf("stopped %v after %d minutes, before the idle time", stopped, 10*(i+1))
 		}
 	}
 	_, stopped, _, _ := fake.Calls()
@@ -136,7 +194,7 @@ func TestIdleStopAndResume(t *testing.T) {
 	if r, _ := record(t, db, bob); r.State != sandbox.Stopped {
 		t.Errorf("bob's record = %+v, want stopped", r)
 	}
-	time.Sleep(150 * time.Millisecond)
+	clk.advance(31 * time.Minute)
 	m.Sweep(ctx, false)
 	if ev := next(t, events, sandbox.KindStopped); !strings.Contains(ev.Message, "files are kept") {
 		t.Errorf("stop message %q", ev.Message)
@@ -209,11 +267,13 @@ func TestDiskLimit(t *testing.T) {
 
 func TestMaxAgeAndReset(t *testing.T) {
 	p := sandbox.DefaultPolicy()
-	p.MaxAge = 50 * time.Millisecond
+	p.MaxAge = 24 * time.Hour
 	m, fake, db := newManager(t, p)
+	clk := setClock(m)
 	m.Open(ctx, alice, sandbox.Spec{}, nil)
-	time.Sleep(100 * time.Millisecond)
+	clk.advance(20 * time.Hour)
 	m.Open(ctx, bob, sandbox.Spec{}, nil)
+	clk.advance(5 * time.Hour)
 	m.Sweep(ctx, false)
 	if _, _, _, removed := fake.Calls(); len(removed) != 1 || removed[0] != alice {
 		t.Fatalf("removed = %v, want alice (too old)", removed)
@@ -257,16 +317,17 @@ func TestAdopt(t *testing.T) {
 
 func TestActivityIsWrittenInBatches(t *testing.T) {
 	m, _, db := newManager(t, sandbox.DefaultPolicy())
+	clk := setClock(m)
 	m.Open(ctx, alice, sandbox.Spec{}, nil)
 	before, _ := record(t, db, alice)
-	time.Sleep(20 * time.Millisecond)
+	clk.advance(time.Minute)
 	m.Touch(alice)
 	if r, _ := record(t, db, alice); !r.LastActive.Equal(before.LastActive) {
 		t.Error("a keystroke was written at once")
 	}
 	m.Sweep(ctx, false)
-	if r, _ := record(t, db, alice); !r.LastActive.After(before.LastActive) {
-		t.Errorf("last active %v not moved past %v by the sweep", r.LastActive, before.LastActive)
+	if r, _ := record(t, db, alice); !r.LastActive.Equal(before.LastActive.Add(time.Minute)) {
+		t.Errorf("last active %v, want %v: the keystroke's time, written by the sweep", r.LastActive, before.LastActive.Add(time.Minute))
 	}
 }
 
