@@ -21,6 +21,9 @@ type Monitor struct {
 	run  func(ctx context.Context) *Report
 	log  *slog.Logger
 	kick chan struct{}
+	// time.Now and time.After, unless a test moves time itself
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
 
 	mu        sync.Mutex
 	last      *Report
@@ -32,7 +35,8 @@ type Monitor struct {
 // NewMonitor returns a Monitor of run; call Run.
 func NewMonitor(run func(ctx context.Context) *Report, log *slog.Logger) *Monitor {
 	return &Monitor{Retry: time.Minute, SuspectEvery: 5 * time.Minute,
-		run: run, log: log, kick: make(chan struct{}, 1), first: make(chan struct{})}
+		run: run, log: log, kick: make(chan struct{}, 1), first: make(chan struct{}),
+		now: time.Now, after: time.After}
 }
 
 // Run runs the checks now and then as needed, until ctx ends.
@@ -41,7 +45,7 @@ func (m *Monitor) Run(ctx context.Context) {
 		m.check(ctx)
 		var retry <-chan time.Time
 		if r := m.Report(); r != nil && !r.Ready() {
-			retry = time.After(m.Retry)
+			retry = m.after(m.Retry)
 		}
 		select {
 		case <-ctx.Done():
@@ -121,11 +125,12 @@ func (m *Monitor) Recheck() {
 // breaks their own sandbox over and over costs one check per SuspectEvery.
 func (m *Monitor) Suspect() {
 	m.mu.Lock()
-	if time.Since(m.suspected) < m.SuspectEvery {
+	now := m.now()
+	if now.Sub(m.suspected) < m.SuspectEvery {
 		m.mu.Unlock()
 		return
 	}
-	m.suspected = time.Now()
+	m.suspected = now
 	m.mu.Unlock()
 	m.Recheck()
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,79 +50,90 @@ func TestRunStopsAtBlocker(t *testing.T) {
 // The gate waits for the first report, then lets sandboxes start only on a
 // ready host; checks run again while they fail, and when an admin asks;
 // broken sandboxes ask at most once per SuspectEvery.
+//
+// The test drives the monitor step by step: each run of the checks waits
+// for the test's report, the retry timer fires when the test says, and the
+// clock moves only when the test moves it.
 func TestMonitor(t *testing.T) {
-	var ready atomic.Bool
-	var runs atomic.Int32
-	release := make(chan struct{})
+	calls := make(chan chan *Report)
 	m := NewMonitor(func(ctx context.Context) *Report {
-		if runs.Add(1) == 1 {
-			<-release
+		reply := make(chan *Report)
+		select {
+		case calls <- reply:
+		case <-ctx.Done():
+			return nil
 		}
-		st := Fail
-		if ready.Load() {
-			st = OK
+		select {
+		case rep := <-reply:
+			return rep
+		case <-ctx.Done():
+			return nil
 		}
-		return &Report{At: time.Now(), Checks: []Check{{ID: "x", Status: st}}}
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	m.Retry = 50 * time.Millisecond
-	m.SuspectEvery = time.Hour
+	timers := make(chan chan time.Time, 10) // the retry timers the monitor set
+	m.after = func(d time.Duration) <-chan time.Time {
+		if d != m.Retry {
+			t.Errorf("retry timer of %s, want Retry (%s)", d, m.Retry)
+		}
+		c := make(chan time.Time, 1)
+		timers <- c
+		return c
+	}
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	m.now = func() time.Time { return now } // read and moved only by this goroutine
+	m.SuspectEvery = 5 * time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
+	report := func(st Status) *Report { return &Report{At: now, Checks: []Check{{ID: "x", Status: st}}} }
 
 	// Before the first report: the gate waits (here until its ctx ends).
-	short, stop := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	if err := m.Gate(short); !errors.Is(err, context.DeadlineExceeded) {
+	reply := <-calls
+	if m.Report() != nil || !m.Running() {
+		t.Errorf("during the first run: report %v, running %t", m.Report(), m.Running())
+	}
+	canceled, stop := context.WithCancel(context.Background())
+	stop()
+	if err := m.Gate(canceled); !errors.Is(err, context.Canceled) {
 		t.Errorf("gate before the first report: %v, want it to wait", err)
 	}
-	stop()
-	if m.Report() != nil || !m.Running() {
-		t.Error("a report before the first run ended")
-	}
-	close(release)
+	reply <- report(Fail)
 	<-m.First()
 	err := m.Gate(context.Background())
 	if apperr.Code(err) != apperr.Unavailable || apperr.Text("ja", err) != "いまこのサーバーではサンドボックスを起動できません。担当の先生には通知されています。その間も手順は読めます。このページは自動でもう一度確かめます。" {
 		t.Errorf("gate on a failed host: %v (ja: %q)", err, apperr.Text("ja", err))
 	}
-	// Fixed: the retry while failing finds it.
-	ready.Store(true)
-	deadline := time.Now().Add(5 * time.Second)
-	for !m.Report().Ready() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+
+	// Failed: the monitor retries after Retry; the host is fixed meanwhile.
+	(<-timers) <- now
+	(<-calls) <- report(OK)
+
+	// Ready: no retry timer, so no run by itself; an admin's Recheck runs
+	// the checks (and proves the loop went past the ready report).
+	m.Recheck()
+	reply = <-calls
+	if len(timers) != 0 {
+		t.Error("a retry timer was set on a ready host")
 	}
 	if err := m.Gate(context.Background()); err != nil {
 		t.Fatalf("gate after the host was fixed: %v", err)
 	}
-	// Ready: no more runs by themselves; Suspect runs once per SuspectEvery.
-	time.Sleep(200 * time.Millisecond)
-	n := runs.Load()
-	time.Sleep(200 * time.Millisecond)
-	if runs.Load() != n {
-		t.Errorf("checks ran by themselves on a ready host (%d → %d)", n, runs.Load())
-	}
-	m.Suspect()
-	m.Suspect()
-	m.Suspect()
-	waitRuns(t, &runs, n+1)
-	time.Sleep(200 * time.Millisecond)
-	if got := runs.Load(); got != n+1 {
-		t.Errorf("three suspicions ran %d checks, want 1", got-n)
-	}
-	m.Recheck()
-	waitRuns(t, &runs, n+2)
-}
+	reply <- report(OK)
 
-func waitRuns(t *testing.T, runs *atomic.Int32, want int32) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runs.Load() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d runs, want %d", runs.Load(), want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Suspect runs the checks, then not again within SuspectEvery.
+	m.Suspect()
+	reply = <-calls
+	m.Suspect()
+	now = now.Add(m.SuspectEvery - time.Second)
+	m.Suspect()
+	if len(m.kick) != 0 {
+		t.Error("a second suspicion within SuspectEvery asked for checks")
 	}
+	reply <- report(OK)
+	now = now.Add(time.Second)
+	m.Suspect()
+	(<-calls) <- report(OK)
 }
 
 func TestDisk(t *testing.T) {
