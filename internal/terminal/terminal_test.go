@@ -402,7 +402,7 @@ func TestReconnectMidOutputIsExact(t *testing.T) {
 	collect(c, "end1", 700_000)
 	id, off := c.Session, c.Offset
 	c.WS.Close() // no close handshake: a dropped network
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the server to see the drop", func() bool { return h.reg.Sessions("")[0].Students == 0 })
 
 	c2 := h.dial(t, "")
 	c2.Session, c2.Offset = id, off
@@ -435,26 +435,37 @@ func TestFlowControl(t *testing.T) {
 	c := h.open(t, "", HelloRequest{})
 	c.AckEvery = -1
 	c.Send("yes\n")
-	mustRead(t, c, "y\r\ny\r\n")
-	time.Sleep(time.Second) // the client reads nothing more meanwhile
+	mustRead(t, c, "y\r\ny\r\n") // the client reads nothing more meanwhile
+	waitFor(t, "the TTY reader to pause", func() bool { return paused(h.reg.Session("u1/lab", "1")) })
 	info := h.reg.Sessions("")[0]
 	if info.Offset > uint64(128<<10+2*readChunk) || info.Offset < 64<<10 {
 		t.Fatalf("the TTY was read up to %d without acks, want about the high watermark (128 KiB)", info.Offset)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // a window for a reader that ignored the pause
 	if again := h.reg.Sessions("")[0]; again.Offset != info.Offset {
 		t.Fatalf("the TTY is still read (%d, then %d) without acks", info.Offset, again.Offset)
 	}
-	// Acknowledge and interrupt: the prompt comes back quickly.
+	// Acknowledge: the output flows again, more than the high watermark.
 	c.AckEvery = 32 << 10
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		c.Send("\x03")
-		c.Send("echo back$((40+2))\n")
-	}()
+	c.WS.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for from := c.Offset; c.Offset < from+256<<10; {
+		if _, _, err := c.Next(); err != nil {
+			t.Fatalf("the output did not flow again after acks: %v at %d", err, c.Offset)
+		}
+	}
+	// Interrupt: the prompt comes back quickly.
+	c.Send("\x03")
+	c.Send("echo back$((40+2))\n")
 	start := time.Now()
 	mustRead(t, c, "back42")
-	t.Logf("yes, Ctrl-C: prompt back %s after the interrupt (%d bytes of y)", time.Since(start)-300*time.Millisecond, c.Offset)
+	t.Logf("yes, Ctrl-C: prompt back %s after the interrupt (%d bytes of y)", time.Since(start), c.Offset)
+}
+
+// paused reports whether s's TTY reader waits for a client's acks.
+func paused(s *Session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
 }
 
 // Viewers see the student's output; their input and resizes are dropped;
@@ -508,9 +519,12 @@ func TestGraceAndFresh(t *testing.T) {
 	c.Send("echo x$((1))\n")
 	mustRead(t, c, "x1")
 	c.WS.Close()
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the server to see the close", func() bool {
+		ss := h.reg.Sessions("u1/lab")
+		return len(ss) == 0 || ss[0].Students == 0
+	})
 	if h.reg.Session("u1/lab", "1") == nil {
-		t.Fatal("the session ended before its grace period")
+		t.Fatal("the session ended with its websocket, before its grace period")
 	}
 	waitFor(t, "the grace period to end the session", func() bool { return h.reg.Session("u1/lab", "1") == nil })
 	c2 := h.open(t, "", HelloRequest{Session: id, Offset: c.Offset})
@@ -541,7 +555,8 @@ func TestRecording(t *testing.T) {
 	c.Send("echo こんにちは$((1))\n")
 	mustRead(t, c, "こんにちは1")
 	c.Resize(100, 30)
-	time.Sleep(100 * time.Millisecond)
+	c.Send("echo $(stty size)x\n") // read after the resize, answered after it
+	mustRead(t, c, "30 100x")
 	h.reg.Session("u1/lab", "1").End("bye")
 	waitFor(t, "the end", func() bool { return h.reg.Session("u1/lab", "1") == nil })
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.cast"))
