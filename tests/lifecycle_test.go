@@ -51,13 +51,9 @@ func owned(t *testing.T, a *platform.Platform) (containers, networks []string) {
 	return containers, networks
 }
 
-// TestCrashChild is the server killed in TestCrashMidStartIsAdopted; it
-// runs only as that test's child process.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv("HANDSON_CRASH_CHILD")
-	if dir == "" {
-		t.Skip("helper process of TestCrashMidStartIsAdopted")
-	}
+// crashChild is the server killed in TestCrashMidStartIsAdopted: that
+// test runs itself again in a child process, which comes here.
+func crashChild(t *testing.T, dir string) {
 	a := startPlatform(t, dir, io.Discard)
 	key := sandbox.Key{UserID: 1, Lab: crashLab} // the first admin
 	go a.Server.Sandboxes.Open(context.Background(), key, a.Labs.Base, nil)
@@ -67,9 +63,13 @@ func TestCrashChild(t *testing.T) {
 // A server killed with SIGKILL while a sandbox starts leaks nothing: the
 // next start adopts the sandbox, which then works.
 func TestCrashMidStartIsAdopted(t *testing.T) {
+	if dir := os.Getenv("HANDSON_CRASH_CHILD"); dir != "" {
+		crashChild(t, dir)
+		return
+	}
 	testenv.RequireDocker(t)
 	dir := t.TempDir()
-	child := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+	child := exec.Command(os.Args[0], "-test.run=^TestCrashMidStartIsAdopted$", "-test.v")
 	child.Env = append(os.Environ(), "HANDSON_CRASH_CHILD="+dir)
 	out, _ := child.StdoutPipe()
 	if err := child.Start(); err != nil {

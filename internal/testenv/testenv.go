@@ -20,7 +20,10 @@ const SandboxImage = "handson/sandbox:latest"
 // InCI reports whether missing parts must fail tests.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-func missing(tb testing.TB, format string, args ...any) {
+// Missing says a test cannot run here, and why: in CI it fails tb, elsewhere
+// it skips tb with the reason. For what the Require helpers do not cover
+// (root, an architecture, a seeded volume).
+func Missing(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	if InCI() {
 		tb.Fatalf("CI=true and "+format, args...)
@@ -34,24 +37,24 @@ func RequireDocker(tb testing.TB) {
 	tb.Helper()
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		missing(tb, "no Docker client: %v (run scripts/host-setup.sh)", err)
+		Missing(tb, "no Docker client: %v (run scripts/host-setup.sh)", err)
 		return
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		missing(tb, "no Docker daemon answers: %v (run scripts/host-setup.sh)", err)
+		Missing(tb, "no Docker daemon answers: %v (run scripts/host-setup.sh)", err)
 		return
 	}
 	if _, err := cli.ImageInspect(ctx, SandboxImage); err != nil {
-		missing(tb, "sandbox image %s is not built: %v (run scripts/build-images.sh)", SandboxImage, err)
+		Missing(tb, "sandbox image %s is not built: %v (run scripts/build-images.sh)", SandboxImage, err)
 		return
 	}
 	// A sandbox on a host whose devices it cannot open would only time out.
 	for _, d := range []string{"/dev/net/tun", "/dev/fuse"} {
 		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o006 != 0o006 {
-			missing(tb, "%s is mode %04o: sandboxes cannot start their Docker (run scripts/host-setup.sh)", d, st.Mode().Perm())
+			Missing(tb, "%s is mode %04o: sandboxes cannot start their Docker (run scripts/host-setup.sh)", d, st.Mode().Perm())
 			return
 		}
 	}
@@ -67,14 +70,14 @@ func RequireImage(tb testing.TB, image string) {
 	RequireDocker(tb)
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
-		missing(tb, "no Docker client: %v", err)
+		Missing(tb, "no Docker client: %v", err)
 		return
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := cli.ImageInspect(ctx, image); err != nil {
-		missing(tb, "image %s is not built: %v (run scripts/build-images.sh)", image, err)
+		Missing(tb, "image %s is not built: %v (run scripts/build-images.sh)", image, err)
 	}
 }
 
@@ -86,6 +89,6 @@ func Chromium(tb testing.TB) string {
 			return p
 		}
 	}
-	missing(tb, "no Chromium found (run scripts/ensure-browser.sh)")
+	Missing(tb, "no Chromium found (run scripts/ensure-browser.sh)")
 	return ""
 }
