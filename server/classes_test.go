@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"handson/internal/auth"
 	"handson/internal/sandbox"
 	"handson/internal/store"
 	"handson/internal/terminal"
@@ -27,7 +26,7 @@ func classEnv(t *testing.T) (*env, *store.Class) {
 	e := newEnv(t)
 	ctx := context.Background()
 	for _, name := range []string{"teacher", "outsider"} {
-		hash, _ := auth.HashPassword(name + "-password")
+		hash := testHash(name + "-password")
 		if err := e.db.CreateUser(ctx, &store.User{Username: name, PasswordHash: hash, Role: store.RoleInstructor}); err != nil {
 			t.Fatal(err)
 		}

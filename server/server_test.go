@@ -19,7 +19,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"handson/content"
-	"handson/internal/auth"
 	"handson/internal/i18n"
 	"handson/internal/labrun"
 	"handson/internal/sandbox"
@@ -67,7 +66,7 @@ func newEnvWith(t *testing.T, setup func(*Server)) *env {
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
 	for _, name := range []string{"alice", "bob"} {
-		hash, _ := auth.HashPassword(name + "-password")
+		hash := testHash(name + "-password")
 		if err := db.CreateUser(context.Background(), &store.User{Username: name, PasswordHash: hash}); err != nil {
 			t.Fatal(err)
 		}

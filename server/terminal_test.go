@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"handson/internal/auth"
 	"handson/internal/store"
 	"handson/internal/terminal"
 )
@@ -55,7 +54,7 @@ func openTerminal(t *testing.T, e *env, c *http.Client, query string, req termin
 
 func (e *env) addUser(t *testing.T, name, role string) {
 	t.Helper()
-	hash, _ := auth.HashPassword(name + "-password")
+	hash := testHash(name + "-password")
 	if err := e.db.CreateUser(context.Background(), &store.User{Username: name, PasswordHash: hash, Role: role}); err != nil {
 		t.Fatal(err)
 	}
