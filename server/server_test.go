@@ -439,11 +439,14 @@ func TestBusyAnswersRetryAfter(t *testing.T) {
 	p := sandbox.DefaultPolicy()
 	p.MaxStarts = 1
 	e.srv.Sandboxes = sandbox.NewManager(e.fake, e.db, p, e.srv.Log)
-	e.fake.Gate = make(chan struct{})
-	defer close(e.fake.Gate)
+	// Bob's start holds the slot until his new sandbox is prepared.
+	hold := make(chan struct{})
+	defer close(hold)
+	e.srv.Sandboxes.Prepare = func(context.Context, *sandbox.Sandbox) error { <-hold; return nil }
+	if _, _, err := e.srv.Sandboxes.Start(context.Background(), sandbox.Key{UserID: 2, Lab: "demo"}, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
 	c := e.login(t, "alice")
-	go e.srv.Sandboxes.Open(context.Background(), sandbox.Key{UserID: 2, Lab: "demo"}, sandbox.Spec{}, nil) // bob's start holds the slot
-	time.Sleep(100 * time.Millisecond)
 	res, body := post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("check while busy: %d Retry-After=%q", res.StatusCode, res.Header.Get("Retry-After"))
