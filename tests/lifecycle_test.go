@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,7 +144,7 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitRecovered := func(why string) {
+	waitRecovered := func(why, cause string) {
 		t.Helper()
 		for i := 0; i < 5; i++ {
 			if err := m.Sweep(ctx, false); err != nil {
@@ -152,6 +153,9 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 			select {
 			case ev := <-drain(events, sandbox.KindRecovered):
 				t.Logf("%s: %s", why, ev.Message)
+				if !strings.Contains(ev.Message, cause) {
+					t.Errorf("%s: the student was told %q, want the cause (%q)", why, ev.Message, cause)
+				}
 				if err := a.Engine.Probe(ctx, key); err != nil {
 					t.Fatalf("after recovery the sandbox does not answer: %v", err)
 				}
@@ -168,17 +172,83 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 	if _, err := cli.ContainerStop(ctx, sb.ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
 		t.Fatal(err)
 	}
-	waitRecovered("stopped from outside")
+	waitRecovered("stopped from outside", "stopped unexpectedly")
 
 	start := time.Now()
 	bomb := `setsid bash -c ':(){ :|:& };:' >/dev/null 2>&1 </dev/null & sleep 2`
 	if _, err := a.Engine.Exec(ctx, sb, sandbox.Command{Cmd: []string{"bash", "-c", bomb}, Timeout: 20 * time.Second}); err != nil {
 		t.Logf("exec of the bomb: %v", err)
 	}
-	waitRecovered("fork bomb")
+	waitRecovered("fork bomb", "ran out of processes")
 	t.Logf("fork bomb to recovered sandbox: %s", time.Since(start).Round(time.Millisecond))
 	if err := a.Engine.Probe(ctx, key); err != nil {
 		t.Errorf("after recovery: %v", err)
+	}
+}
+
+// TestBusyHostIsNotRecovered: the false recovery of a class's first minute.
+// With every CPU busy, a sandbox starts while the sweep runs four times a
+// second (the server's runs every 15 s; a class has many sandboxes starting
+// at once): its Docker is slow to come up and slow to answer afterwards,
+// and it is never restarted (before, two failed probes restarted it and
+// closed the student's shell).
+func TestBusyHostIsNotRecovered(t *testing.T) {
+	testenv.RequireDocker(t)
+	a := startPlatform(t, t.TempDir(), io.Discard)
+	ctx := context.Background()
+	key := sandbox.Key{UserID: 1, Lab: "busy-test"}
+	t.Cleanup(func() { a.Engine.Remove(context.Background(), key) })
+	m := a.Server.Sandboxes
+	events, cancel := m.Subscribe(key)
+	defer cancel()
+
+	// Busy loops, two per CPU, as separate processes (as students' builds).
+	burn, stopBurning := context.WithCancel(ctx)
+	defer stopBurning()
+	for range 2 * runtime.NumCPU() {
+		c := exec.CommandContext(burn, "sh", "-c", "while :; do :; done")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go c.Wait()
+	}
+
+	start := time.Now()
+	_, ready, err := m.Start(ctx, key, a.Labs.Base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweeps := 0
+	sweep := func() {
+		if err := m.Sweep(ctx, false); err != nil {
+			t.Errorf("sweep: %v", err)
+		}
+		sweeps++
+	}
+	for waiting := true; waiting; {
+		select {
+		case err := <-ready:
+			if err != nil {
+				t.Fatalf("not ready on a busy host: %v", err)
+			}
+			waiting = false
+		case <-time.After(250 * time.Millisecond):
+			sweep()
+		}
+	}
+	t.Logf("ready on a busy host after %s, %d sweeps meanwhile", time.Since(start).Round(time.Millisecond), sweeps)
+	for range 12 { // and busy after: its Docker answers slowly
+		sweep()
+		time.Sleep(250 * time.Millisecond)
+	}
+	stopBurning()
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind != sandbox.KindPhase {
+			t.Errorf("the student was told %s: %s", ev.Kind, ev.Message)
+		}
+	}
+	if err := a.Engine.Probe(ctx, key); err != nil {
+		t.Errorf("after the load: %v", err)
 	}
 }
 

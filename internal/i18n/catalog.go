@@ -106,7 +106,7 @@ var catalog = map[string]map[string]string{
 	"sandbox.disk":              {"en": "Your sandbox uses %s of disk, more than its limit of %s, and was stopped. Reconnect, then free space (for example docker system prune -a), or reset the sandbox.", "ja": "サンドボックスのディスク使用量が %s になり、上限の %s を超えたため停止しました。再接続して容量を空ける (例: docker system prune -a) か、サンドボックスをリセットしてください。"},
 	"sandbox.recovered.stopped": {"en": "Your sandbox stopped unexpectedly and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスが予期せず停止したため、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
 	"sandbox.recovered.oom":     {"en": "Your sandbox ran out of memory and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスのメモリが足りなくなったため、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
-	"sandbox.recovered.hung":    {"en": "Your sandbox stopped answering (too little memory?) and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスが応答しなくなったため (メモリ不足?)、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
+	"sandbox.recovered.hung":    {"en": "Your sandbox could no longer start any program and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスで新しいプログラムを起動できなくなったため、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
 	"sandbox.recovered.pids":    {"en": "Your sandbox ran out of processes (a fork bomb?) and was restarted. Your files are kept; containers you ran inside it were stopped.", "ja": "サンドボックスのプロセス数が上限に達したため (fork 爆弾?)、再起動しました。ファイルは残っていますが、中で動かしていたコンテナは停止しています。"},
 	"duration.days":             {"en": "%d days", "ja": "%d日"},
 	"duration.hours":            {"en": "%d hours", "ja": "%d時間"},

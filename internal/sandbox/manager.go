@@ -94,6 +94,7 @@ type Manager struct {
 	subs     map[Key]map[chan Event]struct{}
 	last     map[Key]lastEvent
 	failures map[Key]int    // probes failed in a row
+	starting map[Key]int    // starts under way, not yet ready: not probed
 	broken   map[Key]string // sandboxes whose Docker cannot start, and why
 	startAvg time.Duration  // moving average of start times, for RetryAfter
 	warmSpec map[string]Spec
@@ -123,6 +124,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		subs:     map[Key]map[chan Event]struct{}{},
 		last:     map[Key]lastEvent{},
 		failures: map[Key]int{},
+		starting: map[Key]int{},
 		broken:   map[Key]string{},
 		startAvg: 3 * time.Second,
 		warm:     map[string][]string{},
@@ -276,8 +278,10 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		return nil, nil, err
 	}
 	started := time.Now()
+	m.setStarting(key, 1)
 	sb, err := m.engine.Ensure(ctx, key, spec, emit)
 	if err != nil {
+		m.setStarting(key, -1)
 		release()
 		return nil, nil, err
 	}
@@ -311,10 +315,20 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 				m.mu.Unlock()
 			}
 		}
+		m.setStarting(key, -1)
 		release() // before ready: whoever waited for it may start the next one
 		ready <- err
 	}()
 	return sb, ready, nil
+}
+
+// setStarting counts a start of key beginning (+1) or ending (-1).
+func (m *Manager) setStarting(key Key, d int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.starting[key] += d; m.starting[key] <= 0 {
+		delete(m.starting, key)
+	}
 }
 
 // claimWarm hands key a warm sandbox of its lab, if there is one: it is
@@ -629,12 +643,25 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		return m.stop(ctx, r, news(KindDisk, "disk", bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit)))
 	}
 
-	// A fork bomb may leave the sandbox answering, slowly, with its
-	// process table full and a CPU busy: the probe counts that as failing.
+	// A sandbox still starting is not judged: on a busy host its Docker
+	// takes long to answer, and WaitReady reports one that never will.
+	m.mu.Lock()
+	_, starting := m.starting[r.Key]
+	m.mu.Unlock()
+	if starting {
+		return nil
+	}
+	// Restart only on evidence that a restart fixes: a full process table
+	// (a fork bomb), or nothing running in it any more. A slow Docker is
+	// not that evidence: its init restarts a dockerd that dies.
 	if err := m.engine.Probe(ctx, r.Key); err != nil {
 		var b *BrokenError
-		if errors.As(err, &b) { // restarting would not help
+		switch {
+		case errors.As(err, &b): // restarting would not help
 			m.checkBroken(r.Key, err)
+			return nil
+		case errors.Is(err, ErrSlow):
+			m.log.Info("sandbox slow", "user", r.Key.UserID, "lab", r.Key.Lab, "err", err)
 			return nil
 		}
 		m.mu.Lock()
@@ -642,8 +669,8 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 		n := m.failures[r.Key]
 		m.mu.Unlock()
 		m.log.Info("sandbox unhealthy", "user", r.Key.UserID, "lab", r.Key.Lab, "failures", n, "err", err)
-		if n >= 2 { // one slow answer is not a hang
-			why, code := "stopped answering (too little memory?)", "hung"
+		if n >= 2 { // one failed exec is not a hang
+			why, code := "cannot start programs any more", "hung"
 			if errors.Is(err, ErrProcessesFull) {
 				why, code = "ran out of processes (a fork bomb?)", "pids"
 			}

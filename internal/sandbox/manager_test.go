@@ -226,7 +226,7 @@ func TestRecovery(t *testing.T) {
 	if _, _, restarted, _ := fake.Calls(); len(restarted) != 1 {
 		t.Fatalf("restarted = %v after two failed probes, want alice", restarted)
 	}
-	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "stopped answering") {
+	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "could no longer start any program") {
 		t.Errorf("message %q", ev.Message)
 	}
 	fake.SetProbe(nil)
@@ -245,6 +245,67 @@ func TestRecovery(t *testing.T) {
 	m.Sweep(ctx, false)
 	if ev := next(t, events, sandbox.KindRecovered); !strings.Contains(ev.Message, "ran out of memory") {
 		t.Errorf("message %q", ev.Message)
+	}
+}
+
+// TestSlowIsNotRecovered: the false recovery of a class's first minute. A
+// sandbox still starting, or whose Docker answers slowly on a busy host,
+// is never restarted (that closed students' shells); only evidence that a
+// restart fixes counts.
+func TestSlowIsNotRecovered(t *testing.T) {
+	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	restarted := func() int {
+		_, _, r, _ := fake.Calls()
+		return len(r)
+	}
+
+	// Starting: its Docker is not up yet (Prepare waits here as the real
+	// one waits for it), and every probe fails.
+	preparing, finish := make(chan struct{}), make(chan struct{})
+	m.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		close(preparing)
+		<-finish
+		return nil
+	}
+	_, ready, err := m.Start(ctx, alice, sandbox.Spec{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-preparing
+	fake.SetProbe(errors.New("exec failed: read init-p: connection reset by peer"))
+	for range 5 {
+		m.Sweep(ctx, false)
+	}
+	if n := restarted(); n != 0 {
+		t.Fatalf("a sandbox still starting was restarted %d times", n)
+	}
+	close(finish)
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+
+	// Ready, then slow: its Docker does not answer in time, many sweeps.
+	fake.SetProbe(fmt.Errorf("%w: handson-ready: not ready: inner docker daemon not answering", sandbox.ErrSlow))
+	for range 10 {
+		m.Sweep(ctx, false)
+	}
+	if n := restarted(); n != 0 {
+		t.Fatalf("a slow sandbox was restarted %d times", n)
+	}
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind != sandbox.KindPhase {
+			t.Fatalf("the student was told %+v", ev)
+		}
+	}
+
+	// The same sandbox, once ready, is judged: nothing runs in it any more.
+	fake.SetProbe(errors.New("exec failed: read init-p: connection reset by peer"))
+	m.Sweep(ctx, false)
+	m.Sweep(ctx, false)
+	if n := restarted(); n != 1 {
+		t.Fatalf("restarted %d times after two failed execs once ready, want 1", n)
 	}
 }
 

@@ -87,6 +87,12 @@ const (
 // busy for good.
 var ErrProcessesFull = errors.New("process table nearly full")
 
+// ErrSlow is what Probe answers for a sandbox that runs and can run
+// programs but whose own Docker did not answer in time: starting, or slow
+// on a busy host. Its init restarts a dockerd that dies; restarting the
+// sandbox would only lose the student's shell.
+var ErrSlow = errors.New("the sandbox's Docker is slow to answer")
+
 // BrokenError says a sandbox's own Docker cannot start for a cause that
 // restarting the sandbox does not fix (a device the host keeps from it, a
 // daemon that dies at once): WaitReady and Probe answer it at once instead
@@ -142,7 +148,9 @@ type Engine interface {
 	// size; env ("NAME=value") is added to its environment.
 	Shell(ctx context.Context, sb *Sandbox, cols, rows uint, env ...string) (TTY, error)
 	// Probe reports whether a running sandbox answers (its own Docker
-	// included) within a short time; a *BrokenError when it never will.
+	// included) within a short time: ErrSlow when it runs programs but its
+	// Docker did not answer, ErrProcessesFull, a *BrokenError when its
+	// Docker never will, another error when nothing runs in it any more.
 	Probe(ctx context.Context, key Key) error
 	// Stop stops the sandbox and keeps its files, so Ensure resumes it.
 	Stop(ctx context.Context, key Key) error

@@ -3,6 +3,8 @@ package docker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"handson/internal/apperr"
 	"handson/internal/sandbox"
 )
 
@@ -59,33 +62,59 @@ func (e *Engine) Restart(ctx context.Context, key sandbox.Key) error {
 	return e.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key})
 }
 
-// healthScript is the image's readiness probe, then the sandbox's own view
-// of its pids cgroup (v1, else v2): exit 2 when 95% of the limit is used.
-const healthScript = readyCommand + ` || exit $?
-for d in /sys/fs/cgroup/pids /sys/fs/cgroup; do
+// healthScript reads the sandbox's own view of its pids cgroup (v1, else
+// v2) and exits 2 when 95% of the limit is used, then runs the image's
+// readiness probe: the process table first, since a fork bomb also makes
+// the inner Docker slow.
+const healthScript = `for d in /sys/fs/cgroup/pids /sys/fs/cgroup; do
   [ -r $d/pids.max ] || continue
   read cur < $d/pids.current; read max < $d/pids.max
   [ "$max" = max ] || [ $((cur * 100)) -lt $((max * 95)) ] || { echo "$cur of $max processes"; exit 2; }
   break
-done`
+done
+exec ` + readyCommand
 
 // Probe implements sandbox.Engine: one exec, about 60 ms. (A stats sample
-// would say the same in about 0.9 s on Docker 20.10.)
+// would say the same in about 0.9 s on Docker 20.10.) An exec that runs
+// but does not finish in time, or finds the inner Docker not answering, is
+// a slow sandbox (a busy host); one that cannot run at all is a sandbox
+// that no longer starts programs.
 func (e *Engine) Probe(ctx context.Context, key sandbox.Key) error {
 	name := e.Name(key)
 	res, err := e.Exec(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key},
 		sandbox.Command{Cmd: []string{"sh", "-c", healthScript}, User: "root", Timeout: 10 * time.Second})
+	var timeout *apperr.Error
 	switch {
+	case err != nil && errors.As(err, &timeout) && timeout.Key == "sandbox.timeout" && ctx.Err() == nil:
+		return fmt.Errorf("%w: the health check did not finish within 10 s", sandbox.ErrSlow)
 	case err != nil:
-		return err
+		return e.whyNoExec(ctx, name, err)
 	case res.ExitCode == readyFailed:
 		return broken(res.Output)
 	case res.ExitCode == 2:
 		return fmt.Errorf("%w: %s", sandbox.ErrProcessesFull, bytes.TrimSpace(res.Output))
-	case res.ExitCode != 0:
-		return fmt.Errorf("%s: %s", readyCommand, bytes.TrimSpace(res.Output))
+	case res.ExitCode == 1: // handson-ready: "not ready: …"
+		return fmt.Errorf("%w: %s: %s", sandbox.ErrSlow, readyCommand, bytes.TrimSpace(res.Output))
+	case res.ExitCode != 0: // the exec could not start (126: runc's "exec failed")
+		return e.whyNoExec(ctx, name, fmt.Errorf("%s (exit %d): %s", readyCommand, res.ExitCode, bytes.TrimSpace(res.Output)))
 	}
 	return nil
+}
+
+// whyNoExec finds the cause of an exec that could not start: a full
+// process table, as the host's Docker counts it (a fork bomb fills it
+// before the script inside can read it), else err.
+func (e *Engine) whyNoExec(ctx context.Context, name string, err error) error {
+	res, serr := e.cli.ContainerStats(ctx, name, client.ContainerStatsOptions{})
+	if serr != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var st container.StatsResponse
+	if json.NewDecoder(res.Body).Decode(&st) == nil && st.PidsStats.Limit > 0 && st.PidsStats.Current*100 >= st.PidsStats.Limit*95 {
+		return fmt.Errorf("%w: %d of %d processes", sandbox.ErrProcessesFull, st.PidsStats.Current, st.PidsStats.Limit)
+	}
+	return err
 }
 
 // Status implements sandbox.Engine.
