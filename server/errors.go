@@ -3,15 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"handson/internal/apperr"
-	"handson/internal/sandbox"
 )
 
 // handler is an HTTP handler that returns its error for one place to answer.
@@ -75,10 +71,6 @@ func (s *Server) api(h handler) http.Handler {
 			return
 		}
 		s.logError(r, err)
-		var busy *sandbox.BusyError
-		if errors.As(err, &busy) {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))
-		}
 		writeJSON(w, status(err), map[string]string{"error": errText(s.uiLang(r), err)})
 	})
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"handson/internal/i18n"
@@ -21,7 +22,9 @@ func eventText(lang string, ev sandbox.Event) string {
 	args := make([]any, len(ev.Args))
 	for i, a := range ev.Args {
 		args[i] = a
-		if d, err := time.ParseDuration(a); err == nil {
+		if n, err := strconv.Atoi(a); err == nil {
+			args[i] = n
+		} else if d, err := time.ParseDuration(a); err == nil {
 			args[i] = d
 		}
 	}

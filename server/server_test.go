@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -434,25 +433,40 @@ func TestEventsAndReset(t *testing.T) {
 	}
 }
 
-func TestBusyAnswersRetryAfter(t *testing.T) {
+// TestCheckWaitsInLine: a Check whose sandbox must start while the only
+// start slot is taken waits in line and then passes (it was a 503 "busy").
+func TestCheckWaitsInLine(t *testing.T) {
 	e := newEnv(t)
 	p := sandbox.DefaultPolicy()
 	p.MaxStarts = 1
 	e.srv.Sandboxes = sandbox.NewManager(e.fake, e.db, p, e.srv.Log)
 	// Bob's start holds the slot until his new sandbox is prepared.
 	hold := make(chan struct{})
-	defer close(hold)
 	e.srv.Sandboxes.Prepare = func(context.Context, *sandbox.Sandbox) error { <-hold; return nil }
 	if _, _, err := e.srv.Sandboxes.Start(context.Background(), sandbox.Key{UserID: 2, Lab: "demo"}, sandbox.Spec{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := e.login(t, "alice")
-	res, body := post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
-	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
-		t.Fatalf("check while busy: %d Retry-After=%q", res.StatusCode, res.Header.Get("Retry-After"))
+	type answer struct {
+		code int
+		body map[string]any
 	}
-	if msg, _ := body["error"].(string); !strings.Contains(msg, "Trying again in") {
-		t.Errorf("error %q", msg)
+	done := make(chan answer, 1)
+	go func() {
+		res, body := post(t, c, e.url+"/api/labs/demo/steps/touch/check", nil)
+		done <- answer{res.StatusCode, body}
+	}()
+	for _, w, _ := e.srv.Sandboxes.StartLoad(); w == 0; _, w, _ = e.srv.Sandboxes.StartLoad() {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case a := <-done:
+		t.Fatalf("the check answered %d %v while in line", a.code, a.body)
+	default:
+	}
+	close(hold)
+	if a := <-done; a.code != http.StatusOK {
+		t.Fatalf("check after waiting in line: %d %v", a.code, a.body)
 	}
 }
 
@@ -596,12 +610,12 @@ func TestEventText(t *testing.T) {
 	if got := eventText("ja", sandbox.Event{Code: "unknown", Message: "as sent"}); got != "as sent" {
 		t.Errorf("unknown code: %q, want the event's own message", got)
 	}
-	busy := errors.Join(errors.New("start"), &sandbox.BusyError{RetryAfter: 2500 * time.Millisecond})
-	if got := errText("ja", busy); !strings.Contains(got, "3 秒後") {
-		t.Errorf("ja busy: %q", got)
+	queued := sandbox.Event{Kind: sandbox.KindQueued, Code: "queued", Args: []string{"3", "12"}}
+	if got := eventText("ja", queued); !strings.Contains(got, "3 番目") || !strings.Contains(got, "約 12 秒") {
+		t.Errorf("ja place in line: %q", got)
 	}
 	// Every code the manager sends has both languages.
-	for _, code := range []string{"reset", "maxage", "idle", "disk", "recovered.stopped", "recovered.oom", "recovered.hung", "recovered.pids"} {
+	for _, code := range []string{"queued", "reset", "maxage", "idle", "disk", "recovered.stopped", "recovered.oom", "recovered.hung", "recovered.pids"} {
 		if !i18n.Has("sandbox." + code) {
 			t.Errorf("sandbox.%s lacks a text", code)
 		}

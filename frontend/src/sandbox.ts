@@ -1,7 +1,8 @@
 // News about the student's sandbox (server-sent events) and the reset
-// button. The terminal shows start progress itself; this shows what happens
-// to the sandbox later: recovered after a hang, stopped when idle or over
-// its disk limit, reset.
+// button. The terminal shows start progress itself; this shows the place in
+// line while many sandboxes start (a Check may be what waits), and what
+// happens to the sandbox later: recovered, stopped when idle or over its
+// disk limit, reset.
 
 import { t } from './i18n';
 interface SandboxEvent {
@@ -17,7 +18,7 @@ export function initSandbox(reconnect: (fresh: boolean) => void): void {
   const notice = document.querySelector<HTMLElement>('.sandbox-notice[data-events]');
   if (notice?.dataset.events) {
     const source = new EventSource(notice.dataset.events);
-    for (const kind of ['recovered', 'stopped', 'removed', 'disk']) {
+    for (const kind of ['queued', 'recovered', 'stopped', 'removed', 'disk']) {
       source.addEventListener(kind, (ev) => {
         const data = JSON.parse((ev as MessageEvent<string>).data) as SandboxEvent;
         show(notice, kind, data.message);
@@ -25,10 +26,11 @@ export function initSandbox(reconnect: (fresh: boolean) => void): void {
         if (RECONNECT.has(kind)) reconnect(kind === 'removed');
       });
     }
-    // A new start clears old news once the sandbox is ready again.
+    // A new start clears old news once the sandbox is ready again, and
+    // the place in line once its start begins.
     source.addEventListener('phase', (ev) => {
       const data = JSON.parse((ev as MessageEvent<string>).data) as SandboxEvent;
-      if (data.phase === 'ready' && notice.dataset.kind !== 'disk') notice.hidden = true;
+      if ((data.phase === 'ready' && notice.dataset.kind !== 'disk') || notice.dataset.kind === 'queued') notice.hidden = true;
     });
   }
 

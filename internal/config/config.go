@@ -83,7 +83,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.DiskMB, "sandbox-disk", envInt("HANDSON_SANDBOX_DISK_MB", c.DiskMB), "MiB a sandbox may write before it is stopped; 0: unwatched (HANDSON_SANDBOX_DISK_MB)")
 	fs.DurationVar(&c.IdleStop, "idle-stop", envDuration("HANDSON_IDLE_STOP", c.IdleStop), "stop a sandbox after this long without keystrokes or checks; 0: never (HANDSON_IDLE_STOP)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
-	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more are asked to retry (HANDSON_MAX_STARTS)")
+	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more wait in line (HANDSON_MAX_STARTS)")
 	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab, handed out at once; 0: none (HANDSON_WARM_POOL)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
 	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")

@@ -98,7 +98,7 @@ var catalog = map[string]map[string]string{
 	"sandbox.creating":          {"en": "Creating your sandbox…", "ja": "サンドボックスを作成しています…"},
 	"sandbox.starting":          {"en": "Starting your sandbox…", "ja": "サンドボックスを起動しています…"},
 	"sandbox.waiting":           {"en": "Getting your sandbox ready…", "ja": "サンドボックスを準備しています…"},
-	"sandbox.busy":              {"en": "The server is starting many sandboxes right now. Trying again in %d s.", "ja": "サーバーがいま多くのサンドボックスを起動しています。%d 秒後にもう一度試します。"},
+	"sandbox.queued":            {"en": "Many sandboxes are starting: you are number %d in line, yours starts in about %d s.", "ja": "多くのサンドボックスが起動中です。%d 番目に並んでいます。約 %d 秒で起動が始まります。"},
 	"sandbox.ready":             {"en": "Your sandbox is ready.", "ja": "サンドボックスの準備ができました。"},
 	"sandbox.reset":             {"en": "Your sandbox was reset: everything in it was deleted, and a fresh one starts.", "ja": "サンドボックスをリセットしました。中身はすべて削除され、新しいサンドボックスが起動します。"},
 	"sandbox.maxage":            {"en": "Your sandbox reached its maximum age (%s) and was removed. Reconnect to start a fresh one.", "ja": "サンドボックスが使用期限 (%s) に達したため削除しました。再接続すると新しいサンドボックスが起動します。"},

@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -188,6 +189,14 @@ func (p *Platform) newSandboxes(cfg config.Config, course *content.Course, fw fi
 		return p.Labs.Prepare(ctx, sb, entry)
 	}
 	p.Sandboxes.Broken = func(sandbox.Key, string) { p.Host.Suspect() }
+	// A student's line is their class's (the first, if several): classes
+	// take turns when many start at once.
+	p.Sandboxes.Group = func(ctx context.Context, key sandbox.Key) string {
+		if ids, err := p.DB.StudentClasses(ctx, key.UserID); err == nil && len(ids) > 0 {
+			return fmt.Sprint("class ", slices.Min(ids))
+		}
+		return ""
+	}
 	p.Sandboxes.Guard = func(ctx context.Context) error {
 		if err := p.Host.Gate(ctx); err != nil {
 			return err

@@ -19,7 +19,7 @@ import (
 type Policy struct {
 	IdleStop  time.Duration // stop after this long without keystrokes or checks; 0: never
 	MaxAge    time.Duration // remove this long after creation; 0: never
-	MaxStarts int           // sandboxes starting at once; more are told to retry
+	MaxStarts int           // sandboxes starting at once; more wait in line
 	DiskLimit int64         // bytes a sandbox may write; 0: not watched
 	Interval  time.Duration // how often every sandbox is looked at
 	DiskEvery int           // measure disk every this many intervals (it is costly)
@@ -40,7 +40,7 @@ func DefaultPolicy() Policy {
 
 // Event is news about a sandbox for its student's page.
 type Event struct {
-	Kind    string   `json:"kind"` // phase, recovered, stopped, removed, disk
+	Kind    string   `json:"kind"` // phase, queued, recovered, stopped, removed, disk, failed
 	Phase   Phase    `json:"phase,omitempty"`
 	Message string   `json:"message"` // in English; Code and Args let a page say it in the student's language
 	Code    string   `json:"code,omitempty"`
@@ -55,17 +55,8 @@ const (
 	KindRemoved   = "removed"
 	KindDisk      = "disk"
 	KindFailed    = "failed" // its Docker cannot start; it is not restarted
+	KindQueued    = "queued" // waiting in line to start: Args are the place and the seconds left
 )
-
-// BusyError says too many sandboxes are starting; try again after RetryAfter.
-type BusyError struct{ RetryAfter time.Duration }
-
-func (e *BusyError) Error() string { return e.Unwrap().Error() }
-
-// Unwrap gives the user-safe message.
-func (e *BusyError) Unwrap() error {
-	return apperr.New(apperr.Unavailable, "sandbox.busy", int(math.Ceil(e.RetryAfter.Seconds())))
-}
 
 // Manager applies a Policy to an Engine's sandboxes, remembers them in a
 // Records, and tells students what happened to theirs. It speaks only the
@@ -81,22 +72,24 @@ type Manager struct {
 	// once its Docker answers, before it counts as ready. Warm sandboxes
 	// are prepared when they are made (sb.Key has only the lab then).
 	Prepare func(ctx context.Context, sb *Sandbox) error
+	// Group, when set, names the line key's start waits in when many
+	// start at once (the student's class): groups take turns.
+	Group func(ctx context.Context, key Key) string
 
 	engine Engine
 	reg    Records
 	policy Policy
 	log    *slog.Logger
 	now    func() time.Time
-	starts chan struct{} // one token per sandbox starting
+	starts *queue
 
 	mu       sync.Mutex
 	active   map[Key]time.Time // activity not yet written to the registry
 	subs     map[Key]map[chan Event]struct{}
 	last     map[Key]lastEvent
-	failures map[Key]int    // probes failed in a row
-	starting map[Key]int    // starts under way, not yet ready: not probed
-	broken   map[Key]string // sandboxes whose Docker cannot start, and why
-	startAvg time.Duration  // moving average of start times, for RetryAfter
+	failures map[Key]int           // probes failed in a row
+	flights  map[Key]chan struct{} // starts under way, closed once ready: one per key, not probed
+	broken   map[Key]string        // sandboxes whose Docker cannot start, and why
 	warmSpec map[string]Spec
 	warm     map[string][]string // lab → warm sandboxes ready to hand out
 }
@@ -119,14 +112,13 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 	}
 	return &Manager{
 		engine: engine, reg: reg, policy: policy, log: log, now: time.Now,
-		starts:   make(chan struct{}, policy.MaxStarts),
+		starts:   newQueue(policy.MaxStarts),
 		active:   map[Key]time.Time{},
 		subs:     map[Key]map[chan Event]struct{}{},
 		last:     map[Key]lastEvent{},
 		failures: map[Key]int{},
-		starting: map[Key]int{},
+		flights:  map[Key]chan struct{}{},
 		broken:   map[Key]string{},
-		startAvg: 3 * time.Second,
 		warm:     map[string][]string{},
 	}
 }
@@ -155,7 +147,10 @@ func (m *Manager) takeWarm(lab string) string {
 // unless students' sandboxes are starting (they come first). It reports
 // whether it made one.
 func (m *Manager) fillWarm(ctx context.Context) bool {
-	if m.policy.WarmPool <= 0 || len(m.starts) > 0 {
+	if m.policy.WarmPool <= 0 {
+		return false
+	}
+	if running, waiting := m.starts.load(); running+waiting > 0 {
 		return false
 	}
 	if m.guard(ctx) != nil { // no sandbox starts, warm ones neither
@@ -236,7 +231,10 @@ func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Ph
 }
 
 // Start returns key's sandbox as soon as it runs (a shell can open), and a
-// channel that yields once its own Docker answers (nil) or will not.
+// channel that yields once its own Docker answers (nil) or will not. When
+// many start at once it waits in line, its place published to key's
+// subscribers (KindQueued); ctx ending leaves the line. One start per key
+// runs at a time: a second waits for the first and finds the sandbox up.
 func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, <-chan error, error) {
 	emit := func(p Phase) {
 		if progress != nil {
@@ -244,30 +242,40 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		}
 		m.publish(key, Event{Kind: KindPhase, Phase: p})
 	}
-	st, err := m.engine.Status(ctx, key, false)
+	done, err := m.fly(ctx, key)
 	if err != nil {
 		return nil, nil, err
 	}
+	fail := func(err error) (*Sandbox, <-chan error, error) {
+		done()
+		return nil, nil, err
+	}
+	st, err := m.engine.Status(ctx, key, false)
+	if err != nil {
+		return fail(err)
+	}
 	if st.State == Missing {
 		if sb, ready, ok := m.claimWarm(ctx, key, emit); ok {
+			done()
 			return sb, ready, nil
 		}
 	}
-	// The start slot is held until Docker answers: the inner daemon's start
-	// is most of a sandbox's start-up work.
+	// The place in line is held until Docker answers: the inner daemon's
+	// start is most of a sandbox's start-up work.
 	release := func() {}
 	if st.State != Running {
 		if err := m.guard(ctx); err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
-		select {
-		case m.starts <- struct{}{}:
-			release = func() { <-m.starts }
-		default:
-			m.mu.Lock()
-			wait := m.startAvg
-			m.mu.Unlock()
-			return nil, nil, &BusyError{RetryAfter: wait}
+		group := ""
+		if m.Group != nil {
+			group = m.Group(ctx, key)
+		}
+		release, err = m.starts.acquire(ctx, group, m.now, func(p Place) {
+			m.publish(key, news(KindQueued, "queued", p.Position, int(math.Ceil(p.Wait.Seconds()))))
+		})
+		if err != nil {
+			return fail(err)
 		}
 	}
 	now := m.now()
@@ -275,15 +283,12 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 	// the sandbox on its next start and adopts it instead of leaking it.
 	if err := m.reg.SaveSandbox(ctx, Record{Key: key, State: Running, Created: now, LastActive: now}); err != nil {
 		release()
-		return nil, nil, err
+		return fail(err)
 	}
-	started := time.Now()
-	m.setStarting(key, 1)
 	sb, err := m.engine.Ensure(ctx, key, spec, emit)
 	if err != nil {
-		m.setStarting(key, -1)
 		release()
-		return nil, nil, err
+		return fail(err)
 	}
 	m.Touch(key)
 	ready := make(chan error, 1)
@@ -309,26 +314,49 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 			delete(m.broken, key)
 			m.mu.Unlock()
 			emit(Ready)
-			if st.State != Running {
-				m.mu.Lock()
-				m.startAvg = (3*m.startAvg + time.Since(started)) / 4
-				m.mu.Unlock()
-			}
 		}
-		m.setStarting(key, -1)
-		release() // before ready: whoever waited for it may start the next one
+		// Before ready: whoever waited for it may start the next one.
+		release()
+		done()
 		ready <- err
 	}()
 	return sb, ready, nil
 }
 
-// setStarting counts a start of key beginning (+1) or ending (-1).
-func (m *Manager) setStarting(key Key, d int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.starting[key] += d; m.starting[key] <= 0 {
-		delete(m.starting, key)
+// fly makes the caller key's only start under way, after waiting for one
+// that runs; done ends it.
+func (m *Manager) fly(ctx context.Context, key Key) (done func(), err error) {
+	for {
+		m.mu.Lock()
+		f, busy := m.flights[key]
+		if !busy {
+			f = make(chan struct{})
+			m.flights[key] = f
+			m.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					m.mu.Lock()
+					delete(m.flights, key)
+					m.mu.Unlock()
+					close(f)
+				})
+			}, nil
+		}
+		m.mu.Unlock()
+		select {
+		case <-f:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// StartLoad is how many sandboxes start now, how many wait in line, and
+// how long a start lately held its place.
+func (m *Manager) StartLoad() (running, waiting int, avg time.Duration) {
+	running, waiting = m.starts.load()
+	return running, waiting, m.starts.average()
 }
 
 // claimWarm hands key a warm sandbox of its lab, if there is one: it is
@@ -646,7 +674,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk bool) error {
 	// A sandbox still starting is not judged: on a busy host its Docker
 	// takes long to answer, and WaitReady reports one that never will.
 	m.mu.Lock()
-	_, starting := m.starting[r.Key]
+	_, starting := m.flights[r.Key]
 	m.mu.Unlock()
 	if starting {
 		return nil

@@ -128,29 +128,61 @@ func holdStarts(m *sandbox.Manager) (release func()) {
 	return func() { close(hold) }
 }
 
-func TestBusy(t *testing.T) {
+// TestStartQueue: with the only start slot taken, the next student waits
+// in line, hears their place, and starts when the slot frees; a running
+// sandbox needs no slot; two opens of one sandbox start it once.
+func TestStartQueue(t *testing.T) {
 	p := sandbox.DefaultPolicy()
 	p.MaxStarts = 1
-	m, _, _ := newManager(t, p)
+	m, fake, _ := newManager(t, p)
 	release := holdStarts(m)
+	prepared := 0
+	prepare := m.Prepare
+	m.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		prepared++
+		return prepare(ctx, sb)
+	}
 	_, ready, err := m.Start(ctx, alice, sandbox.Spec{}, nil) // alice takes the only start slot
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.Open(ctx, bob, sandbox.Spec{}, nil)
-	var busy *sandbox.BusyError
-	if !errors.As(err, &busy) || busy.RetryAfter <= 0 || apperr.Code(err) != apperr.Unavailable {
-		t.Fatalf("second start: %v, want busy with a retry time", err)
+	events, cancel := m.Subscribe(bob)
+	defer cancel()
+	bobs := make(chan error, 2)
+	for range 2 { // bob opens two tabs at once
+		go func() {
+			_, err := m.Open(ctx, bob, sandbox.Spec{}, nil)
+			bobs <- err
+		}()
 	}
-	if !strings.Contains(apperr.Message(err), "Trying again in") {
-		t.Errorf("message %q does not say when", apperr.Message(err))
+	ev := next(t, events, sandbox.KindQueued)
+	if ev.Code != "queued" || len(ev.Args) != 2 || ev.Args[0] != "1" || !strings.Contains(ev.Message, "number 1 in line") {
+		t.Errorf("bob's place: %+v", ev)
+	}
+	if _, waiting, _ := m.StartLoad(); waiting != 1 {
+		t.Errorf("%d waiting, want bob once", waiting)
 	}
 	release()
 	if err := <-ready; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Open(ctx, bob, sandbox.Spec{}, nil); err != nil {
-		t.Errorf("after the first start finished: %v", err)
+	for range 2 {
+		if err := <-bobs; err != nil {
+			t.Errorf("bob after alice's start: %v", err)
+		}
+	}
+	if prepared != 2 {
+		t.Errorf("prepared %d times, want alice's and bob's once each", prepared)
+	}
+	ensured, _, _, _ := fake.Calls()
+	n := 0
+	for _, k := range ensured {
+		if k == bob {
+			n++
+		}
+	}
+	if n != 2 { // the second tab finds it running: Ensure is a no-op then
+		t.Errorf("bob's sandbox ensured %d times, want 2", n)
 	}
 
 	// A running sandbox needs no start slot.
@@ -162,9 +194,31 @@ func TestBusy(t *testing.T) {
 	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
 		t.Errorf("alice's running sandbox while carol's starts: %v", err)
 	}
+
+	// Leaving the line: a student who gave up is not started.
+	dave := sandbox.Key{UserID: 4, Lab: "lab"}
+	leave, cancelDave := context.WithCancel(ctx)
+	daves := make(chan error, 1)
+	go func() { _, err := m.Open(leave, dave, sandbox.Spec{}, nil); daves <- err }()
+	for _, w, _ := m.StartLoad(); w == 0; _, w, _ = m.StartLoad() {
+		time.Sleep(time.Millisecond)
+	}
+	cancelDave()
+	if err := <-daves; !errors.Is(err, context.Canceled) {
+		t.Errorf("dave left the line: %v", err)
+	}
 	release()
 	if err := <-ready; err != nil {
 		t.Fatal(err)
+	}
+	ensured, _, _, _ = fake.Calls()
+	for _, k := range ensured {
+		if k == dave {
+			t.Error("dave's sandbox was started after he left")
+		}
+	}
+	if r, w, _ := m.StartLoad(); r != 0 || w != 0 {
+		t.Errorf("after all: %d starting, %d waiting", r, w)
 	}
 }
 

@@ -325,7 +325,14 @@ func (s *Session) idle() {
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 	}
-	s.graceTimer = time.AfterFunc(s.reg.cfg.Grace, func() {
+	// A shell still opening (its sandbox waits in line to start) is given
+	// up soon: a student who closed the tab leaves the line; a reload
+	// comes back within this.
+	grace := s.reg.cfg.Grace
+	if s.tty == nil {
+		grace = min(grace, openingGrace)
+	}
+	s.graceTimer = time.AfterFunc(grace, func() {
 		s.mu.Lock()
 		idle := len(s.clients) == 0
 		s.mu.Unlock()

@@ -163,6 +163,10 @@ func (r *Sessions) find(owner, tab, id string) (s *Session, same bool) {
 
 var errTooMany = errors.New("too many terminals")
 
+// openingGrace is how long a session whose shell is still opening
+// outlives its last client.
+const openingGrace = 10 * time.Second
+
 // create registers a new session; a resumable one becomes its tab's
 // session, replacing the previous one. The caller must run s.open.
 func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, opts *Options) (*Session, *Session, error) {
