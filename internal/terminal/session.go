@@ -325,12 +325,9 @@ func (s *Session) idle() {
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 	}
-	// A shell still opening (its sandbox waits in line to start) is given
-	// up soon: a student who closed the tab leaves the line; a reload
-	// comes back within this.
 	grace := s.reg.cfg.Grace
-	if s.tty == nil {
-		grace = min(grace, openingGrace)
+	if s.tty == nil { // still opening: a closed tab leaves the start queue
+		grace = min(grace, s.reg.cfg.OpeningGrace)
 	}
 	s.graceTimer = time.AfterFunc(grace, func() {
 		s.mu.Lock()

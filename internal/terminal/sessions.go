@@ -29,6 +29,10 @@ type Config struct {
 	// Grace is how long a session outlives its last client before its
 	// shell is closed (default 5 minutes: a classroom's Wi-Fi drops).
 	Grace time.Duration
+	// OpeningGrace is the same for a session whose shell is still opening
+	// (its sandbox waits in line to start): a student who closed the tab
+	// leaves the line; a reload comes back within it (default 10 s).
+	OpeningGrace time.Duration
 	// Hold is how long, after the last student client left, the TTY stays
 	// paused at that client's position so that a quick reconnect misses
 	// nothing; after it the shell runs on and the ring keeps the newest
@@ -57,6 +61,9 @@ func (c *Config) defaults() {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 5 * time.Minute
+	}
+	if c.OpeningGrace <= 0 {
+		c.OpeningGrace = 10 * time.Second
 	}
 	if c.Hold <= 0 {
 		c.Hold = 30 * time.Second
@@ -162,10 +169,6 @@ func (r *Sessions) find(owner, tab, id string) (s *Session, same bool) {
 }
 
 var errTooMany = errors.New("too many terminals")
-
-// openingGrace is how long a session whose shell is still opening
-// outlives its last client.
-const openingGrace = 10 * time.Second
 
 // create registers a new session; a resumable one becomes its tab's
 // session, replacing the previous one. The caller must run s.open.

@@ -158,10 +158,11 @@ func TestRing(t *testing.T) {
 // harness serves a Registry over real websockets with local shells on a
 // pty. Query parameters: owner, tab, view=1.
 type harness struct {
-	reg  *Sessions
-	srv  *httptest.Server
-	fake *sandboxtest.Fake
-	done chan error
+	shell Shell // default: fakeShell
+	reg   *Sessions
+	srv   *httptest.Server
+	fake  *sandboxtest.Fake
+	done  chan error
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -177,9 +178,13 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		if owner == "" {
 			owner = "u1/lab"
 		}
+		var shell Shell = fakeShell{h.fake}
+		if h.shell != nil {
+			shell = h.shell
+		}
 		h.done <- h.reg.Serve(r.Context(), ws, Options{
 			Owner: owner, Tab: q.Get("tab"), ReadOnly: q.Get("view") == "1", Record: q.Get("record") == "1",
-			Shell: fakeShell{h.fake},
+			Shell: shell,
 		})
 	}))
 	t.Cleanup(func() { h.srv.Close(); h.reg.Close() })
@@ -654,4 +659,51 @@ func BenchmarkThroughput(b *testing.B) {
 			c.WS.Close()
 		}
 	})
+}
+
+// queuedShell's Open waits as a sandbox waiting in line to start does,
+// until its session gives up.
+type queuedShell struct{ left chan struct{} }
+
+func (q queuedShell) Open(ctx context.Context, cols, rows uint, status func(string, string)) (TTY, error) {
+	status("starting", "number 1 in line")
+	<-ctx.Done()
+	close(q.left)
+	return nil, ctx.Err()
+}
+func (queuedShell) Opened(context.Context, *Session) {}
+func (queuedShell) Input()                           {}
+func (queuedShell) Closed() string                   { return "" }
+
+// A student who closes the tab while their sandbox waits in line leaves
+// the line after OpeningGrace, not after the 5 minutes a running shell
+// is kept; a reload within it keeps the place.
+func TestClosedTabLeavesTheLine(t *testing.T) {
+	h := newHarness(t, Config{Grace: time.Hour, OpeningGrace: 300 * time.Millisecond})
+	left := make(chan struct{})
+	h.shell = queuedShell{left}
+	c := h.open(t, "tab=1", HelloRequest{})
+	id := c.Session
+	if id == "" {
+		t.Fatal("no session id in the hello reply")
+	}
+	c.WS.Close()
+	// A reload at once: the same session, still waiting.
+	c = h.open(t, "tab=1", HelloRequest{Session: id})
+	if c.Session != id {
+		t.Fatalf("after a quick reload: session %q, want %q", c.Session, id)
+	}
+	select {
+	case <-left:
+		t.Fatal("the reload lost its place in line")
+	case <-time.After(500 * time.Millisecond):
+	}
+	start := time.Now()
+	c.WS.Close()
+	select {
+	case <-left:
+		t.Logf("left the line %s after the tab closed", time.Since(start).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the closed tab is still in line")
+	}
 }
