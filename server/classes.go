@@ -118,6 +118,10 @@ type classData struct {
 	Catalog  []classLab // every lab, with Chosen set, for the choice form
 	Notice   string
 	Accounts []newAccount // shown once after a roster import or a password reset
+	// The class's last preparation (prepare.go): what it says, and whether
+	// it is over (the page follows a running one).
+	Prepare     string
+	PrepareDone bool
 }
 
 type classLab struct {
@@ -178,9 +182,12 @@ func (s *Server) classWithData(r *http.Request) (*store.Class, *classData, error
 }
 
 func (s *Server) classPage(w http.ResponseWriter, r *http.Request) error {
-	_, d, err := s.classWithData(r)
+	c, d, err := s.classWithData(r)
 	if err != nil {
 		return err
+	}
+	if pr, ok := s.prepares.get(c.ID); ok {
+		d.Prepare, d.PrepareDone = pr.text(s.uiLang(r)), pr.Done
 	}
 	return s.render(w, r, "class", &view{Page: "class", Data: d})
 }

@@ -58,6 +58,8 @@ type Server struct {
 	http       *http.Server
 	ln         net.Listener
 	stop       context.CancelFunc // ends every request, terminals included
+	base       context.Context    // what stop ends: work that outlives a request
+	prepares   preparations       // classes' sandboxes started ahead of a lesson
 	dashboards hub                // attempts to class dashboards
 	preview    *preview.Service   // nil: the web preview is off
 	// Failed logins: a class shares one address, an attacker may use many.
@@ -80,7 +82,7 @@ func (s *Server) Open(addr string) error {
 	// Hijacked websockets outlive Shutdown; a base context that Close
 	// cancels reaches them too.
 	base, stop := context.WithCancel(context.Background())
-	s.stop = stop
+	s.base, s.stop = base, stop
 	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -114,6 +116,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	err := s.http.Shutdown(ctx)
 	s.stop()
+	s.prepareWait(ctx)
 	s.Terminals.Close()
 	done := make(chan struct{})
 	go func() { s.terminals.Wait(); close(done) }()
@@ -177,6 +180,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.Handle("GET /classes/{class}/grades.csv", s.page(s.authed(s.teacher(s.grades))))
 	mux.Handle("POST /classes/{class}/labs", s.page(s.authed(s.teacher(s.chooseLabs))))
 	mux.Handle("POST /classes/{class}/record", s.page(s.authed(s.teacher(s.setRecord))))
+	mux.Handle("POST /classes/{class}/prepare", s.page(s.authed(s.teacher(s.prepareClass))))
+	mux.Handle("GET /classes/{class}/prepare", s.api(s.authed(s.teacher(s.prepareStatus))))
 	mux.Handle("GET /classes/{class}/members/{user}/recordings/{file...}", s.page(s.authed(s.teacher(s.recording))))
 	mux.Handle("POST /classes/{class}/roster", s.page(s.authed(s.teacher(s.importRoster))))
 	mux.Handle("GET /classes/{class}/members/{user}", s.page(s.authed(s.teacher(s.studentPage))))

@@ -679,3 +679,24 @@ func TestErrorsInUsersLanguage(t *testing.T) {
 		t.Errorf("page error for a Japanese user: %d %s", res.StatusCode, b)
 	}
 }
+
+// The status page says how many sandboxes start and wait, and how many
+// more fit in memory.
+func TestStatusPageShowsRoom(t *testing.T) {
+	e := newEnv(t)
+	if err := e.db.CreateUser(context.Background(), &store.User{Username: "root", PasswordHash: testHash("root-password"), Role: store.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	p := sandbox.DefaultPolicy()
+	e.fake.SetMemory(sandbox.Capacity{Available: p.MemReserve + 5*(300<<20) + 1, PerSandbox: 300 << 20, Running: 3})
+	c := e.login(t, "root")
+	res, body := get(t, c, e.url+"/admin/status")
+	if res.StatusCode != 200 {
+		t.Fatalf("status page: %d", res.StatusCode)
+	}
+	for _, want := range []string{"waiting in line: 0", "Memory for about 5 more sandboxes (each counted at 300 MiB"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the status page lacks %q", want)
+		}
+	}
+}

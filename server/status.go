@@ -32,6 +32,7 @@ type statusView struct {
 	Checked                 string
 	Checks                  []checkView
 	Broken                  []brokenView
+	Starts, Room            string // the start queue now; how many more sandboxes fit
 }
 
 type checkView struct {
@@ -78,6 +79,11 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) error {
 		d.Broken = append(d.Broken, brokenView{User: key.UserID, Lab: key.Lab, Cause: cause})
 	}
 	slices.SortFunc(d.Broken, func(a, b brokenView) int { return int(a.User - b.User) })
+	running, waiting, avg := s.Sandboxes.StartLoad()
+	d.Starts = i18n.T(lang, "status.starts", running, waiting, avg.Round(100*time.Millisecond).String())
+	if n, per, ok := s.Sandboxes.Room(); ok {
+		d.Room = i18n.T(lang, "status.room", n, preflight.Bytes(per))
+	}
 	return s.render(w, r, "status", &view{Page: "status", Data: d})
 }
 

@@ -45,6 +45,11 @@ type fakePlatform struct {
 
 func startFakePlatform(t *testing.T) *fakePlatform {
 	t.Helper()
+	return startFakePlatformWith(t, sandbox.DefaultPolicy())
+}
+
+func startFakePlatformWith(t *testing.T, policy sandbox.Policy) *fakePlatform {
+	t.Helper()
 	course, err := platform.LoadCourse("")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +63,7 @@ func startFakePlatform(t *testing.T) *fakePlatform {
 	logs := &e2eBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	fake := &sandboxtest.Fake{}
-	sandboxes := sandbox.NewManager(fake, db, sandbox.DefaultPolicy(), logger)
+	sandboxes := sandbox.NewManager(fake, db, policy, logger)
 	srv := &server.Server{
 		Store:         db,
 		Course:        course,
@@ -419,5 +424,67 @@ func TestTerminalBarLayout(t *testing.T) {
 	check("the disk news")
 	if l := problems.take(); len(l) > 0 {
 		t.Errorf("the lab page: %d problems:\n%s", len(l), strings.Join(l, "\n"))
+	}
+}
+
+// TestQueuePositionBrowser: while another student's sandbox holds the only
+// start slot, a Japanese student who opens the lab sees their place in
+// line and an estimate, in the terminal and the page's notice; when the
+// slot frees, their shell opens and the notice goes.
+func TestQueuePositionBrowser(t *testing.T) {
+	chromium := testenv.Chromium(t)
+	policy := sandbox.DefaultPolicy()
+	policy.MaxStarts = 1
+	p := startFakePlatformWith(t, policy)
+	p.student("queue-student", "queue-password-7", "ja")
+	holder := sandbox.Key{UserID: 99999, Lab: barLab}
+	hold := make(chan struct{})
+	p.sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
+		if sb.Key == holder {
+			<-hold
+		}
+		return nil
+	}
+	if _, _, err := p.sandboxes.Start(context.Background(), holder, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(release)
+	b := newE2EBrowser(t, chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.dump(p.logs)
+		}
+	})
+	problems := watchProblems(b)
+	b.do("open the login page", chromedp.Navigate(p.srv.URL()+"/login"))
+	b.do("log in",
+		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "queue-student"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "queue-password-7"),
+		chromedp.Click(chromedp.CSS(`main.login button[type=submit]`)),
+	)
+	waitJS(t, b, "the labs page", `location.pathname === '/labs'`, 10*time.Second)
+	b.do("open the lab", chromedp.Navigate(p.srv.URL()+"/labs/"+barLab))
+	waitJS(t, b, "the place in line in the terminal and the notice", `(() => {
+		const s = document.querySelector('.terminal-status'), n = document.querySelector('.sandbox-notice');
+		return s.dataset.state === 'starting' && /1 番目に並んでいます。約 \d+ 秒で起動が始まります。/.test(s.textContent)
+			&& !n.hidden && n.textContent === s.textContent;
+	})()`, 20*time.Second)
+	if _, waiting, _ := p.sandboxes.StartLoad(); waiting != 1 {
+		t.Errorf("%d waiting in line, want the student", waiting)
+	}
+	release()
+	waitJS(t, b, "the shell, and the notice gone", `(() => {
+		const s = document.querySelector('.terminal-status'), n = document.querySelector('.sandbox-notice');
+		return s.dataset.state === 'ready' && n.hidden && window.handson.term.buffer.active.getLine(0)?.translateToString().includes('$');
+	})()`, 20*time.Second)
+	if l := problems.take(); len(l) > 0 {
+		t.Errorf("%d problems:\n%s", len(l), strings.Join(l, "\n"))
 	}
 }

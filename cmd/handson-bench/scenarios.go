@@ -182,12 +182,16 @@ func openConcurrent(ctx context.Context, r *run, o options) error {
 			if err != nil {
 				return err
 			}
+			cpu0, t0 := processCPU(), time.Now()
 			opens := p.openAll(ctx, users, 0, openOpts{retryBusy: true, retryAny: true, probeShell: true})
+			cores := (processCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
 			for _, op := range opens {
 				r.logf("%v", op)
 			}
 			s := summarize(opens)
 			r.noteFailures(label, opens)
+			r.res.row(label+": this process's CPU during the burst (the server, and the simulated students' websockets)", "≤ 50% of a core", met(cores <= 0.5), "",
+				pct("mean", 100*cores))
 			r.res.distRow(label+": open → prompt", "p95 ≤ 5 s",
 				met(len(s.failed) == 0 && len(s.prompt) > 0 && s.prompt.pct(95) <= targetCrowdP95), s.prompt, alarm("failed", len(s.failed)))
 			r.res.distRow(label+": open → \"ready\" status", "", nil, s.docker)

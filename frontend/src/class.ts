@@ -1,7 +1,7 @@
 // The instructor's class page: the progress grid and the "needs help" list
 // follow students' checks live (server-sent events), without a reload.
 
-import { count } from './i18n';
+import { count, t } from './i18n';
 interface AttemptEvent {
   user: number;
   lab: string;
@@ -14,9 +14,19 @@ interface AttemptEvent {
 
 const STUCK_ATTEMPTS = 3; // as the server's stuckAttempts
 
+interface Preparation {
+  lab: string;
+  total: number;
+  ready: number;
+  failed: number;
+  took?: number;
+  done: boolean;
+}
+
 export function initClassPage(): void {
   const main = document.querySelector<HTMLElement>('main.class[data-events]');
   if (!main?.dataset.events) return;
+  followPreparation(main);
   const live = main.querySelector<HTMLElement>('.live');
   const source = new EventSource(main.dataset.events);
   source.onopen = () => live?.setAttribute('data-state', 'on');
@@ -55,4 +65,30 @@ function update(main: HTMLElement, ev: AttemptEvent): void {
   }
   const none = list.querySelector('li.none');
   if (none) none.toggleAttribute('hidden', list.children.length > 1);
+}
+
+// followPreparation updates the class's running preparation (sandboxes
+// started before the lesson) every 2 s until it is over.
+function followPreparation(main: HTMLElement): void {
+  const el = main.querySelector<HTMLElement>('.prepare-status[data-url]');
+  if (!el || el.hidden || el.hasAttribute('data-done')) return;
+  const poll = async (): Promise<void> => {
+    try {
+      const res = await fetch(el.dataset.url!, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (res.ok) {
+        const p = (await res.json()) as Preparation;
+        el.textContent = p.done
+          ? t('web.class.prepare.done', p.lab, p.ready, p.total, p.failed, Math.round(p.took ?? 0))
+          : t('web.class.prepare.running', p.lab, p.ready, p.total, p.failed);
+        if (p.done) {
+          el.toggleAttribute('data-done', true);
+          return;
+        }
+      }
+    } catch {
+      /* the server is away: try again */
+    }
+    window.setTimeout(() => void poll(), 2000);
+  };
+  window.setTimeout(() => void poll(), 2000);
 }

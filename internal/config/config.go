@@ -27,6 +27,7 @@ type Config struct {
 	MaxAge        time.Duration
 	MaxStarts     int
 	WarmPool      int
+	MemReserveMB  int64
 	CheckTimeout  time.Duration
 	TermGrace     time.Duration
 	RecordDir     string
@@ -57,6 +58,7 @@ func Default() Config {
 		Pids:         512,
 		OpenFiles:    8192,
 		DiskMB:       5120,
+		MemReserveMB: 1024,
 		IdleStop:     30 * time.Minute,
 		MaxAge:       30 * 24 * time.Hour,
 		MaxStarts:    4,
@@ -84,6 +86,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleStop, "idle-stop", envDuration("HANDSON_IDLE_STOP", c.IdleStop), "stop a sandbox after this long without keystrokes or checks; 0: never (HANDSON_IDLE_STOP)")
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
 	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more wait in line (HANDSON_MAX_STARTS)")
+	fs.Int64Var(&c.MemReserveMB, "mem-reserve", envInt("HANDSON_MEM_RESERVE_MB", c.MemReserveMB), "MiB of memory kept free: starts beyond it wait in line; 0: not checked (HANDSON_MEM_RESERVE_MB)")
 	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab, handed out at once; 0: none (HANDSON_WARM_POOL)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
 	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")
@@ -108,7 +111,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sandbox-nofile %d: a Docker daemon needs at least 1024", c.OpenFiles)
 	case c.MaxStarts < 1:
 		return fmt.Errorf("max-starts must be at least 1")
-	case c.DiskMB < 0 || c.IdleStop < 0 || c.MaxAge < 0 || c.WarmPool < 0:
+	case c.DiskMB < 0 || c.MemReserveMB < 0 || c.IdleStop < 0 || c.MaxAge < 0 || c.WarmPool < 0:
 		return fmt.Errorf("sandbox-disk, idle-stop, max-age and warm-pool cannot be negative")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)

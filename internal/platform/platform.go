@@ -179,6 +179,9 @@ func (p *Platform) newSandboxes(cfg config.Config, course *content.Course, fw fi
 		Interval:  15 * time.Second,
 		DiskEvery: 4,
 		WarmPool:  cfg.WarmPool,
+
+		MemReserve: cfg.MemReserveMB << 20,
+		MemFloor:   sandbox.DefaultPolicy().MemFloor,
 	}, log)
 	p.Labs = &labrun.Runner{Exec: p.Sandboxes, Base: cfg.SandboxSpec(), CheckTimeout: cfg.CheckTimeout}
 	p.Sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {

@@ -50,7 +50,7 @@ const MemoryRoom = 5
 // Memory checks the memory this machine has available against sandboxes
 // of perSandbox bytes (their limit).
 func Memory(perSandbox int64) Check {
-	avail, err := memAvailable()
+	avail, err := MemAvailable()
 	if err != nil || perSandbox <= 0 {
 		c := Check{Status: Skip, Key: "preflight.memory.ok", Args: []any{"?", 0, Bytes(perSandbox)}}
 		if err != nil {
@@ -66,8 +66,9 @@ func Memory(perSandbox int64) Check {
 	return c
 }
 
-// memAvailable reads MemAvailable from /proc/meminfo.
-func memAvailable() (int64, error) {
+// MemAvailable reads MemAvailable from /proc/meminfo: what the machine can
+// still give without swapping.
+func MemAvailable() (int64, error) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err

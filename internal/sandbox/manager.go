@@ -24,6 +24,13 @@ type Policy struct {
 	Interval  time.Duration // how often every sandbox is looked at
 	DiskEvery int           // measure disk every this many intervals (it is costly)
 	WarmPool  int           // ready sandboxes kept per lab set with SetWarm; 0: none
+	// Starts wait in line rather than overcommit memory: one more starts
+	// only while the engine's machine keeps MemReserve free after it, a
+	// sandbox counted at what running ones use on average, at least
+	// MemFloor (a new one grows as its student works). MemReserve 0: not
+	// checked.
+	MemReserve int64
+	MemFloor   int64
 }
 
 // DefaultPolicy suits a class on one machine.
@@ -35,6 +42,9 @@ func DefaultPolicy() Policy {
 		DiskLimit: 5 << 30,
 		Interval:  15 * time.Second,
 		DiskEvery: 4,
+
+		MemReserve: 1 << 30,
+		MemFloor:   256 << 20,
 	}
 }
 
@@ -92,6 +102,10 @@ type Manager struct {
 	broken   map[Key]string        // sandboxes whose Docker cannot start, and why
 	warmSpec map[string]Spec
 	warm     map[string][]string // lab → warm sandboxes ready to hand out
+
+	capMu sync.Mutex
+	cap   Capacity // the engine's, as of capAt
+	capAt time.Time
 }
 
 type lastEvent struct {
@@ -110,7 +124,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 	if policy.DiskEvery <= 0 {
 		policy.DiskEvery = 1
 	}
-	return &Manager{
+	m := &Manager{
 		engine: engine, reg: reg, policy: policy, log: log, now: time.Now,
 		starts:   newQueue(policy.MaxStarts),
 		active:   map[Key]time.Time{},
@@ -121,6 +135,59 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		broken:   map[Key]string{},
 		warm:     map[string][]string{},
 	}
+	if policy.MemReserve > 0 {
+		m.starts.fits = func(starting int) bool { return m.room(starting) > 0 }
+	}
+	return m
+}
+
+// capacity is the engine's Capacity, asked at most every 2 s (each start
+// in a class's burst asks). An engine that cannot say is taken at its
+// word that nothing is short.
+func (m *Manager) capacity(fresh bool) (Capacity, bool) {
+	m.capMu.Lock()
+	defer m.capMu.Unlock()
+	if !fresh && time.Since(m.capAt) < 2*time.Second {
+		return m.cap, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := m.engine.Capacity(ctx)
+	if err != nil {
+		m.log.Warn("sandbox capacity unknown; not holding starts back", "err", err)
+		return Capacity{}, false
+	}
+	m.cap, m.capAt = c, time.Now()
+	return c, true
+}
+
+// room is how many more sandboxes fit besides starting ones admitted but
+// not yet grown.
+func (m *Manager) room(starting int) int {
+	c, ok := m.capacity(false)
+	return m.roomIn(c, ok, starting)
+}
+
+func (m *Manager) roomIn(c Capacity, ok bool, starting int) int {
+	if !ok {
+		return math.MaxInt32
+	}
+	per := max(c.PerSandbox, m.policy.MemFloor, 1)
+	return int((c.Available-m.policy.MemReserve)/per) - starting
+}
+
+// Room is how many more sandboxes the machine takes now (memory), and
+// what one is counted at; ok is false when not checked.
+func (m *Manager) Room() (n int, per int64, ok bool) {
+	if m.policy.MemReserve <= 0 {
+		return 0, 0, false
+	}
+	running, _ := m.starts.load()
+	c, ok := m.capacity(true)
+	if !ok {
+		return 0, 0, false
+	}
+	return max(0, m.roomIn(c, true, running)), max(c.PerSandbox, m.policy.MemFloor), true
 }
 
 // SetWarm says which labs get warm sandboxes (Policy.WarmPool of each), and
@@ -272,6 +339,10 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 			group = m.Group(ctx, key)
 		}
 		release, err = m.starts.acquire(ctx, group, m.now, func(p Place) {
+			if p.Memory {
+				m.publish(key, news(KindQueued, "queued.memory", p.Position))
+				return
+			}
 			m.publish(key, news(KindQueued, "queued", p.Position, int(math.Ceil(p.Wait.Seconds()))))
 		})
 		if err != nil {

@@ -585,3 +585,40 @@ func TestGuardAnswers(t *testing.T) {
 		t.Errorf("firewall missing: %v", err)
 	}
 }
+
+// TestAdmissionByMemory: when the machine's memory would not take one more
+// sandbox (above the reserve), a start waits in line, told why, instead of
+// overcommitting; it starts once memory frees (a sandbox stopped).
+func TestAdmissionByMemory(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	m, fake, _ := newManager(t, p)
+	per := int64(400 << 20) // what running sandboxes use, measured
+	fake.SetMemory(sandbox.Capacity{Available: p.MemReserve + per/2, PerSandbox: per, Running: 10})
+	if n, counted, ok := m.Room(); !ok || n != 0 || counted != per {
+		t.Errorf("Room = %d at %d bytes each (%v), want none at %d", n, counted, ok, per)
+	}
+	events, cancel := m.Subscribe(alice)
+	defer cancel()
+	opened := make(chan error, 1)
+	go func() { _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); opened <- err }()
+	ev := next(t, events, sandbox.KindQueued)
+	if ev.Code != "queued.memory" || !strings.Contains(ev.Message, "memory is full") {
+		t.Errorf("alice was told %+v", ev)
+	}
+	if ensured, _, _, _ := fake.Calls(); len(ensured) != 0 {
+		t.Fatal("a sandbox started with no memory for it")
+	}
+	// Another student's sandbox stops: room for two.
+	fake.SetMemory(sandbox.Capacity{Available: p.MemReserve + 2*per, PerSandbox: per, Running: 9})
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("alice did not start once memory freed")
+	}
+	if n, _, _ := m.Room(); n != 2 {
+		t.Errorf("Room = %d after the stop, want 2", n)
+	}
+}

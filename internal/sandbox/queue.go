@@ -18,6 +18,9 @@ type queue struct {
 	groups  map[string][]*waiter
 	turn    []string      // groups with waiters, in the order they are served
 	avg     time.Duration // moving average of how long a start holds a slot
+	// fits, when set, says whether the machine has memory for one more
+	// sandbox with starting sandboxes already admitted; q.mu is held.
+	fits func(starting int) bool
 }
 
 type holder struct{ since time.Time }
@@ -37,6 +40,7 @@ func newQueue(slots int) *queue {
 type Place struct {
 	Position int
 	Wait     time.Duration // estimate
+	Memory   bool          // the line waits for memory, not for a slot: no estimate
 }
 
 // acquire returns once the start may go, with the function that ends it;
@@ -44,7 +48,7 @@ type Place struct {
 // 2 s with a fresher estimate. ctx ending leaves the line.
 func (q *queue) acquire(ctx context.Context, group string, now func() time.Time, tell func(Place)) (release func(), err error) {
 	q.mu.Lock()
-	if len(q.holders) < q.slots && len(q.turn) == 0 {
+	if len(q.holders) < q.slots && len(q.turn) == 0 && q.room() {
 		h := q.hold(now())
 		q.mu.Unlock()
 		return q.releaser(h, now), nil
@@ -65,6 +69,9 @@ func (q *queue) acquire(ctx context.Context, group string, now func() time.Time,
 			return q.releaser(w.h, now), nil
 		case <-w.moved:
 		case <-tick.C:
+			q.mu.Lock()
+			q.admit(now()) // memory may have freed: a sandbox stopped
+			q.mu.Unlock()
 		case <-ctx.Done():
 			q.mu.Lock()
 			h := w.h
@@ -113,7 +120,7 @@ func (q *queue) releaser(h *holder, now func() time.Time) func() {
 // held.
 func (q *queue) admit(at time.Time) {
 	moved := false
-	for len(q.holders) < q.slots && len(q.turn) > 0 {
+	for len(q.holders) < q.slots && len(q.turn) > 0 && q.room() {
 		g := q.turn[0]
 		w := q.groups[g][0]
 		q.groups[g] = q.groups[g][1:]
@@ -131,6 +138,9 @@ func (q *queue) admit(at time.Time) {
 		q.poke()
 	}
 }
+
+// room says whether memory allows one more start; q.mu is held.
+func (q *queue) room() bool { return q.fits == nil || q.fits(len(q.holders)) }
 
 // remove takes w out of the line; q.mu is held.
 func (q *queue) remove(w *waiter) {
@@ -184,6 +194,9 @@ func (q *queue) place(w *waiter, at time.Time) (Place, bool) {
 	pos := slices.Index(q.order(), w) + 1
 	if pos == 0 {
 		return Place{}, false
+	}
+	if len(q.holders) < q.slots { // a slot is free, memory is not
+		return Place{Position: pos, Memory: true}, true
 	}
 	var left []time.Duration // until each slot frees, soonest first
 	for h := range q.holders {

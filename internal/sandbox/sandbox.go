@@ -117,6 +117,13 @@ type Status struct {
 	Warm      bool      // a warm sandbox nobody owns yet (Key has only the lab)
 }
 
+// Capacity is what an engine's machine can still take.
+type Capacity struct {
+	Available  int64 // bytes of memory it can still give
+	PerSandbox int64 // bytes a running sandbox uses, on average; 0 when none runs or it cannot say
+	Running    int   // sandboxes that average is over
+}
+
 // Record is what the platform keeps of a sandbox across its own restarts.
 type Record struct {
 	Key        Key
@@ -164,6 +171,9 @@ type Engine interface {
 	// Addr is the address at which the platform reaches what listens in
 	// a running sandbox (the web preview), or ErrNotRunning.
 	Addr(ctx context.Context, key Key) (netip.Addr, error)
+	// Capacity says how much memory the machine that runs sandboxes can
+	// still give, and what a running sandbox uses.
+	Capacity(ctx context.Context) (Capacity, error)
 	// List reports every sandbox this installation owns.
 	List(ctx context.Context) ([]Status, error)
 	// Prune removes what sandboxes left behind (networks of removed ones).

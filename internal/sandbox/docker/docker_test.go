@@ -280,3 +280,31 @@ func TestBrokenSandboxSaysWhy(t *testing.T) {
 		t.Errorf("Probe: %v, want a *sandbox.BrokenError", err)
 	}
 }
+
+// Capacity measures what the host has and what this installation's running
+// sandboxes use, from their cgroups.
+func TestCapacity(t *testing.T) {
+	key := sandbox.Key{UserID: 999004, Lab: "capacity-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	before, err := e.Capacity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Available <= 0 || before.Running != 0 {
+		t.Fatalf("before any sandbox: %+v", before)
+	}
+	if _, err := ensureReady(ctx, e, key, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Capacity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one ready sandbox: %d MiB in use; %d MiB available", c.PerSandbox>>20, c.Available>>20)
+	// A ready sandbox runs its own dockerd and containerd: tens of MiB.
+	if c.Running != 1 || c.PerSandbox < 10<<20 || c.PerSandbox > spec.Limits.MemoryBytes {
+		t.Errorf("with one ready sandbox: %+v", c)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"handson/internal/apperr"
+	"handson/internal/preflight"
 	"handson/internal/sandbox"
 )
 
@@ -229,4 +233,63 @@ func (e *Engine) Prune(ctx context.Context) error {
 
 func (e *Engine) owned() client.Filters {
 	return client.Filters{}.Add("label", LabelManaged+"=true").Add("label", LabelInstance+"="+e.instance)
+}
+
+// Capacity implements sandbox.Engine: the host's available memory (the
+// daemon is local) and the average working set (usage less inactive page
+// cache) of this installation's running sandboxes, from their cgroups.
+func (e *Engine) Capacity(ctx context.Context) (sandbox.Capacity, error) {
+	avail, err := preflight.MemAvailable()
+	if err != nil {
+		return sandbox.Capacity{}, err
+	}
+	c := sandbox.Capacity{Available: avail}
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{Filters: e.owned()})
+	if err != nil {
+		return c, fmt.Errorf("list sandboxes: %w", err)
+	}
+	var sum int64
+	for _, ct := range res.Items {
+		if n, ok := workingSet(ct.ID); ok {
+			sum += n
+			c.Running++
+		}
+	}
+	if c.Running > 0 {
+		c.PerSandbox = sum / int64(c.Running)
+	}
+	return c, nil
+}
+
+// workingSet reads a container's memory in use from the host's cgroup files
+// (v1 with the cgroupfs driver, else v2 with either driver).
+func workingSet(id string) (int64, bool) {
+	read := func(path string) (map[string]int64, int64, bool) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, 0, false
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return nil, 0, false
+		}
+		stat := map[string]int64{}
+		if s, err := os.ReadFile(filepath.Join(filepath.Dir(path), "memory.stat")); err == nil {
+			for _, line := range strings.Split(string(s), "\n") {
+				if k, v, ok := strings.Cut(line, " "); ok {
+					stat[k], _ = strconv.ParseInt(v, 10, 64)
+				}
+			}
+		}
+		return stat, n, true
+	}
+	if stat, n, ok := read("/sys/fs/cgroup/memory/docker/" + id + "/memory.usage_in_bytes"); ok {
+		return n - min(n, stat["total_inactive_file"]), true
+	}
+	for _, dir := range []string{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope", "/sys/fs/cgroup/docker/" + id} {
+		if stat, n, ok := read(dir + "/memory.current"); ok {
+			return n - min(n, stat["inactive_file"]), true
+		}
+	}
+	return 0, false
 }

@@ -34,6 +34,7 @@ type Fake struct {
 	States    map[sandbox.Key]*sandbox.Status // what Status and List report
 	ProbeErr  error                           // what Probe answers
 	Gate      chan struct{}                   // when set, Ensure waits for it
+	Memory    *sandbox.Capacity               // what Capacity answers; nil: plenty
 
 	warmed                        int
 	WarmNames, Claimed, Discarded []string
@@ -245,4 +246,21 @@ func (f *Fake) Warmed() (made, claimed, discarded []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.WarmNames), slices.Clone(f.Claimed), slices.Clone(f.Discarded)
+}
+
+// Capacity answers Memory, or a machine with memory to spare.
+func (f *Fake) Capacity(ctx context.Context) (sandbox.Capacity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Memory == nil {
+		return sandbox.Capacity{Available: 1 << 40}, nil
+	}
+	return *f.Memory, nil
+}
+
+// SetMemory makes Capacity answer c.
+func (f *Fake) SetMemory(c sandbox.Capacity) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Memory = &c
 }
