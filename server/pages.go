@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"time"
 
 	"handson/content"
 	"handson/internal/apperr"
+	"handson/internal/sandbox"
 	"handson/internal/store"
 )
 
@@ -137,6 +139,8 @@ func (s *Server) labPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Its students are here: warm sandboxes for the next ones.
+	s.Sandboxes.Want(lab.ID, time.Now().Add(sandbox.WarmFor))
 	progress, err := s.Store.Progress(r.Context(), userOf(r).ID, lab.ID)
 	if err != nil {
 		return err

@@ -102,6 +102,7 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 	s.prepares.byClass[c.ID] = pr
 	s.prepares.mu.Unlock()
 
+	s.Sandboxes.Want(lab.ID, time.Now().Add(sandbox.WarmFor))
 	s.Log.Info("preparing a class", "class", c.ID, "lab", lab.ID, "sandboxes", len(keys))
 	spec := s.Labs.Spec(lab.Primary)
 	ctx := s.base // ends with the server

@@ -87,7 +87,7 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxAge, "max-age", envDuration("HANDSON_MAX_AGE", c.MaxAge), "remove a sandbox this long after it was created; 0: never (HANDSON_MAX_AGE)")
 	fs.IntVar(&c.MaxStarts, "max-starts", int(envInt("HANDSON_MAX_STARTS", int64(c.MaxStarts))), "sandboxes starting at once; more wait in line (HANDSON_MAX_STARTS)")
 	fs.Int64Var(&c.MemReserveMB, "mem-reserve", envInt("HANDSON_MEM_RESERVE_MB", c.MemReserveMB), "MiB of memory kept free: starts beyond it wait in line; 0: not checked (HANDSON_MEM_RESERVE_MB)")
-	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab, handed out at once; 0: none (HANDSON_WARM_POOL)")
+	fs.IntVar(&c.WarmPool, "warm-pool", int(envInt("HANDSON_WARM_POOL", int64(c.WarmPool))), "ready sandboxes kept per lab in demand, handed out at once; 0: none (HANDSON_WARM_POOL)")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "time a check script may run")
 	fs.DurationVar(&c.TermGrace, "terminal-grace", envDuration("HANDSON_TERMINAL_GRACE", c.TermGrace), "how long a shell outlives its last browser tab (HANDSON_TERMINAL_GRACE)")
 	fs.StringVar(&c.RecordDir, "record-terminals", env("HANDSON_RECORD_TERMINALS", c.RecordDir), "record every terminal session (asciicast v2) into this directory; students see that they are recorded (HANDSON_RECORD_TERMINALS)")

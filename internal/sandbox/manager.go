@@ -23,7 +23,7 @@ type Policy struct {
 	DiskLimit int64         // bytes a sandbox may write; 0: not watched
 	Interval  time.Duration // how often every sandbox is looked at
 	DiskEvery int           // measure disk every this many intervals (it is costly)
-	WarmPool  int           // ready sandboxes kept per lab set with SetWarm; 0: none
+	WarmPool  int           // ready sandboxes kept per lab in demand (Want); 0: none
 	// Starts wait in line rather than overcommit memory: one more starts
 	// only while the engine's machine keeps MemReserve free after it, a
 	// sandbox counted at what running ones use on average, at least
@@ -101,7 +101,8 @@ type Manager struct {
 	flights  map[Key]chan struct{} // starts under way, closed once ready: one per key, not probed
 	broken   map[Key]string        // sandboxes whose Docker cannot start, and why
 	warmSpec map[string]Spec
-	warm     map[string][]string // lab → warm sandboxes ready to hand out
+	warm     map[string][]string  // lab → warm sandboxes ready to hand out
+	wanted   map[string]time.Time // lab → until when it is in demand
 
 	capMu sync.Mutex
 	cap   Capacity // the engine's, as of capAt
@@ -134,6 +135,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		flights:  map[Key]chan struct{}{},
 		broken:   map[Key]string{},
 		warm:     map[string][]string{},
+		wanted:   map[string]time.Time{},
 	}
 	if policy.MemReserve > 0 {
 		m.starts.fits = func(starting int) bool { return m.room(starting) > 0 }
@@ -190,12 +192,26 @@ func (m *Manager) Room() (n int, per int64, ok bool) {
 	return max(0, m.roomIn(c, true, running)), max(c.PerSandbox, m.policy.MemFloor), true
 }
 
-// SetWarm says which labs get warm sandboxes (Policy.WarmPool of each), and
-// with what spec.
+// SetWarm says which labs may get warm sandboxes, and with what spec; a
+// lab gets them while it is in demand (Want).
 func (m *Manager) SetWarm(specs map[string]Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.warmSpec = specs
+}
+
+// WarmFor is how long a lab stays in demand after a student opened it.
+const WarmFor = 30 * time.Minute
+
+// Want says lab is in demand until until: a class is in it (its page
+// viewed, a sandbox started), or about to be. Only labs in demand keep
+// warm sandboxes; those of a lab no longer in demand are removed.
+func (m *Manager) Want(lab string, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until.After(m.wanted[lab]) {
+		m.wanted[lab] = until
+	}
 }
 
 // takeWarm pops a warm sandbox for lab, or returns "".
@@ -210,14 +226,32 @@ func (m *Manager) takeWarm(lab string) string {
 	return w[0]
 }
 
-// fillWarm makes one warm sandbox for the emptiest lab below the pool size,
-// unless students' sandboxes are starting (they come first). It reports
-// whether it made one.
+// fillWarm removes one warm sandbox of a lab no longer in demand, or makes
+// one for the emptiest lab in demand below the pool size, unless students'
+// sandboxes are starting (they come first) or memory would not leave room
+// for as many starts as run at once. It reports whether it did either.
 func (m *Manager) fillWarm(ctx context.Context) bool {
 	if m.policy.WarmPool <= 0 {
 		return false
 	}
+	now := m.now()
+	m.mu.Lock()
+	for l, ws := range m.warm {
+		if len(ws) > 0 && !m.wanted[l].After(now) {
+			w := ws[0]
+			m.warm[l] = ws[1:]
+			m.mu.Unlock()
+			if err := m.engine.Discard(ctx, w); err != nil && ctx.Err() == nil {
+				m.log.Error("discard a warm sandbox", "lab", l, "err", err)
+			}
+			return true
+		}
+	}
+	m.mu.Unlock()
 	if running, waiting := m.starts.load(); running+waiting > 0 {
+		return false
+	}
+	if m.policy.MemReserve > 0 && m.room(0) <= m.policy.MaxStarts {
 		return false
 	}
 	if m.guard(ctx) != nil { // no sandbox starts, warm ones neither
@@ -226,6 +260,9 @@ func (m *Manager) fillWarm(ctx context.Context) bool {
 	m.mu.Lock()
 	lab, have := "", m.policy.WarmPool
 	for l := range m.warmSpec {
+		if !m.wanted[l].After(now) {
+			continue
+		}
 		if n := len(m.warm[l]); n < have || (n == have && l < lab) {
 			lab, have = l, n
 		}
@@ -309,6 +346,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		}
 		m.publish(key, Event{Kind: KindPhase, Phase: p})
 	}
+	m.Want(key.Lab, m.now().Add(WarmFor))
 	done, err := m.fly(ctx, key)
 	if err != nil {
 		return nil, nil, err

@@ -450,11 +450,16 @@ func TestWarmPool(t *testing.T) {
 	p := sandbox.DefaultPolicy()
 	p.WarmPool = 2
 	m, fake, db := newManager(t, p)
-	m.SetWarm(map[string]sandbox.Spec{"lab": {Image: "img"}})
+	clk := setClock(m)
+	m.SetWarm(map[string]sandbox.Spec{"lab": {Image: "img"}, "unused": {Image: "img"}})
+	if m.FillWarm(ctx) {
+		t.Fatal("a warm sandbox was made for a lab nobody is in")
+	}
+	m.Want("lab", clk.now().Add(time.Hour))
 	for m.FillWarm(ctx) {
 	}
 	if made, _, _ := fake.Warmed(); len(made) != 2 {
-		t.Fatalf("warm sandboxes made = %v, want 2 for one lab", made)
+		t.Fatalf("warm sandboxes made = %v, want 2 for the one lab in demand", made)
 	}
 	var phases []sandbox.Phase
 	sb, err := m.Open(ctx, alice, sandbox.Spec{}, func(p sandbox.Phase) { phases = append(phases, p) })
@@ -481,12 +486,20 @@ func TestWarmPool(t *testing.T) {
 		t.Errorf("claimed %v: a lab without a pool took a warm sandbox", claimed)
 	}
 
+	// The class is over: its lab's warm sandboxes go.
+	clk.advance(2 * time.Hour)
+	for m.FillWarm(ctx) {
+	}
+	if _, _, discarded := fake.Warmed(); len(discarded) != 2 {
+		t.Errorf("discarded %v once the lab was no longer in demand, want its 2", discarded)
+	}
+
 	// A restarted server discards warm sandboxes of its previous run.
 	fake.Set(sandbox.Key{Lab: "lab"}, func(st *sandbox.Status) { st.State, st.Warm, st.Name = sandbox.Running, true, "warm-old" })
 	if _, reaped, err := m.Adopt(ctx); err != nil || reaped != 1 {
 		t.Errorf("Adopt reaped %d, %v; want the old warm one", reaped, err)
 	}
-	if _, _, discarded := fake.Warmed(); len(discarded) != 1 || discarded[0] != "warm-old" {
+	if _, _, discarded := fake.Warmed(); len(discarded) != 3 || discarded[2] != "warm-old" {
 		t.Errorf("discarded = %v", discarded)
 	}
 }
