@@ -437,7 +437,7 @@ func TestQueuePositionBrowser(t *testing.T) {
 	policy.MaxStarts = 1
 	p := startFakePlatformWith(t, policy)
 	p.student("queue-student", "queue-password-7", "ja")
-	holder := sandbox.Key{UserID: 99999, Lab: barLab}
+	holder := sandbox.Key{UserID: p.student("first-student", "first-password-7", "en"), Lab: barLab}
 	hold := make(chan struct{})
 	p.sandboxes.Prepare = func(ctx context.Context, sb *sandbox.Sandbox) error {
 		if sb.Key == holder {

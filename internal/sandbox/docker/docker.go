@@ -279,15 +279,17 @@ func isAlreadyExists(err error) bool {
 	return err != nil && bytes.Contains([]byte(err.Error()), []byte("already exists"))
 }
 
-// WaitReady implements sandbox.Engine: it polls the image's readiness probe;
-// ready means the student's own dockerd answers, not just that the
-// container runs.
+// WaitReady implements sandbox.Engine: it runs the image's readiness probe,
+// which waits inside the sandbox (one exec, not one every 250 ms: each
+// costs the host's daemons CPU that a class starting at once needs); ready
+// means the student's own dockerd answers, not just that the container
+// runs.
 func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 	ctx, cancel := context.WithTimeout(ctx, e.readyTimeout)
 	defer cancel()
 	var last string
 	for {
-		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{readyCommand}, User: "root", Timeout: 10 * time.Second})
+		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{readyCommand, "wait", "20"}, User: "root", Timeout: 30 * time.Second})
 		if err == nil && res.ExitCode == 0 {
 			return nil
 		}
