@@ -596,7 +596,7 @@ func (m *Manager) Recent(key Key, d time.Duration) (Event, bool) {
 func (m *Manager) publish(key Key, ev Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if ev.Kind != KindPhase {
+	if ev.Kind != KindPhase && ev.Kind != KindQueued { // news of what happened to it
 		m.last[key] = lastEvent{ev, m.now()}
 	}
 	for ch := range m.subs[key] {

@@ -162,6 +162,9 @@ func TestStartQueue(t *testing.T) {
 	if _, waiting, _ := m.StartLoad(); waiting != 1 {
 		t.Errorf("%d waiting, want bob once", waiting)
 	}
+	if ev, ok := m.Recent(bob, time.Minute); ok {
+		t.Errorf("Recent = %+v: a place in line is not why a shell ended", ev)
+	}
 	release()
 	if err := <-ready; err != nil {
 		t.Fatal(err)
