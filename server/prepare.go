@@ -105,7 +105,7 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 	s.Sandboxes.Want(lab.ID, time.Now().Add(sandbox.WarmFor))
 	s.Log.Info("preparing a class", "class", c.ID, "lab", lab.ID, "sandboxes", len(keys))
 	spec := s.Labs.Spec(lab.Primary)
-	ctx := s.base // ends with the server
+	ctx := sandbox.Ahead(s.base) // ends with the server; a student who comes goes first
 	var all sync.WaitGroup
 	for _, key := range keys {
 		all.Go(func() {

@@ -97,9 +97,9 @@ type Manager struct {
 	active   map[Key]time.Time // activity not yet written to the registry
 	subs     map[Key]map[chan Event]struct{}
 	last     map[Key]lastEvent
-	failures map[Key]int           // probes failed in a row
-	flights  map[Key]chan struct{} // starts under way, closed once ready: one per key, not probed
-	broken   map[Key]string        // sandboxes whose Docker cannot start, and why
+	failures map[Key]int     // probes failed in a row
+	flights  map[Key]*flight // starts under way until ready: one per key, not probed
+	broken   map[Key]string  // sandboxes whose Docker cannot start, and why
 	warmSpec map[string]Spec
 	warm     map[string][]string  // lab → warm sandboxes ready to hand out
 	wanted   map[string]time.Time // lab → until when it is in demand
@@ -132,7 +132,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		subs:     map[Key]map[chan Event]struct{}{},
 		last:     map[Key]lastEvent{},
 		failures: map[Key]int{},
-		flights:  map[Key]chan struct{}{},
+		flights:  map[Key]*flight{},
 		broken:   map[Key]string{},
 		warm:     map[string][]string{},
 		wanted:   map[string]time.Time{},
@@ -347,7 +347,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		m.publish(key, Event{Kind: KindPhase, Phase: p})
 	}
 	m.Want(key.Lab, m.now().Add(WarmFor))
-	done, err := m.fly(ctx, key)
+	f, done, err := m.fly(ctx, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -382,7 +382,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 				return
 			}
 			m.publish(key, news(KindQueued, "queued", p.Position, int(math.Ceil(p.Wait.Seconds()))))
-		})
+		}, func(promote func()) { m.queued(f, promote) })
 		if err != nil {
 			return fail(err)
 		}
@@ -432,32 +432,67 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 	return sb, ready, nil
 }
 
+// flight is a start under way.
+type flight struct {
+	done    chan struct{} // closed once it ended
+	ahead   bool          // made for the student, not by them (a class prepared)
+	urgent  bool          // the student came for it meanwhile
+	promote func()        // moves its place in line to the front, while it waits
+}
+
+type aheadKey struct{}
+
+// Ahead marks ctx's starts as made ahead for the student (a class prepared
+// before the lesson): when the student comes while such a start still
+// waits in line, it moves to the front.
+func Ahead(ctx context.Context) context.Context { return context.WithValue(ctx, aheadKey{}, true) }
+
 // fly makes the caller key's only start under way, after waiting for one
 // that runs; done ends it.
-func (m *Manager) fly(ctx context.Context, key Key) (done func(), err error) {
+func (m *Manager) fly(ctx context.Context, key Key) (f *flight, done func(), err error) {
+	ahead := ctx.Value(aheadKey{}) != nil
 	for {
 		m.mu.Lock()
 		f, busy := m.flights[key]
 		if !busy {
-			f = make(chan struct{})
+			f = &flight{done: make(chan struct{}), ahead: ahead}
 			m.flights[key] = f
 			m.mu.Unlock()
 			var once sync.Once
-			return func() {
+			return f, func() {
 				once.Do(func() {
 					m.mu.Lock()
 					delete(m.flights, key)
 					m.mu.Unlock()
-					close(f)
+					close(f.done)
 				})
 			}, nil
 		}
-		m.mu.Unlock()
-		select {
-		case <-f:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		var promote func()
+		if f.ahead && !ahead && !f.urgent { // the student is here: their start goes first
+			f.urgent, promote = true, f.promote
 		}
+		m.mu.Unlock()
+		if promote != nil {
+			promote()
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// queued keeps how to move f's place in line to the front, or does it at
+// once if the student already came.
+func (m *Manager) queued(f *flight, promote func()) {
+	m.mu.Lock()
+	urgent := f.urgent
+	f.promote = promote
+	m.mu.Unlock()
+	if urgent {
+		promote()
 	}
 }
 

@@ -638,3 +638,56 @@ func TestAdmissionByMemory(t *testing.T) {
 		t.Errorf("Room = %d after the stop, want 2", n)
 	}
 }
+
+// TestAheadYieldsToTheStudent: a class is prepared (starts made ahead for
+// its students wait in line); a student who opens their lab meanwhile has
+// their own sandbox's start moved to the front, not left behind the
+// classmates' prepared ones.
+func TestAheadYieldsToTheStudent(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.MaxStarts = 1
+	m, fake, db := newManager(t, p)
+	release := holdStarts(m)
+	_, ready, err := m.Start(ctx, alice, sandbox.Spec{}, nil) // holds the only slot
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Prepared ahead, in this order: students 3, 4, then bob (2).
+	var keys []sandbox.Key
+	for _, name := range []string{"carol", "dave"} {
+		u := &store.User{Username: name, PasswordHash: "x"}
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, sandbox.Key{UserID: u.ID, Lab: "lab"})
+	}
+	keys = append(keys, bob)
+	ahead := sandbox.Ahead(ctx)
+	for i, k := range keys {
+		go m.Open(ahead, k, sandbox.Spec{}, nil)
+		for _, w, _ := m.StartLoad(); w != i+1; _, w, _ = m.StartLoad() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	events, cancel := m.Subscribe(bob)
+	defer cancel()
+	bobs := make(chan error, 1)
+	go func() { _, err := m.Open(ctx, bob, sandbox.Spec{}, nil); bobs <- err }() // bob comes
+	for {
+		ev := next(t, events, sandbox.KindQueued)
+		if ev.Args[0] == "1" {
+			break // first in line now
+		}
+	}
+	release() // alice's start ends: bob's goes next
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bobs; err != nil {
+		t.Fatal(err)
+	}
+	ensured, _, _, _ := fake.Calls()
+	if len(ensured) < 2 || ensured[1] != bob {
+		t.Errorf("started in the order %v, want alice then bob", ensured)
+	}
+}

@@ -45,8 +45,9 @@ type Place struct {
 
 // acquire returns once the start may go, with the function that ends it;
 // meanwhile tell hears the start's place whenever the line moves, and every
-// 2 s with a fresher estimate. ctx ending leaves the line.
-func (q *queue) acquire(ctx context.Context, group string, now func() time.Time, tell func(Place)) (release func(), err error) {
+// 2 s with a fresher estimate. ctx ending leaves the line. If it has to
+// wait, queued hears (at once) how to move it to the front of the line.
+func (q *queue) acquire(ctx context.Context, group string, now func() time.Time, tell func(Place), queued func(promote func())) (release func(), err error) {
 	q.mu.Lock()
 	if len(q.holders) < q.slots && len(q.turn) == 0 && q.room() {
 		h := q.hold(now())
@@ -60,6 +61,9 @@ func (q *queue) acquire(ctx context.Context, group string, now func() time.Time,
 	q.groups[group] = append(q.groups[group], w)
 	q.poke()
 	q.mu.Unlock()
+	if queued != nil {
+		queued(func() { q.promote(w) })
+	}
 
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -137,6 +141,23 @@ func (q *queue) admit(at time.Time) {
 	if moved {
 		q.poke()
 	}
+}
+
+// promote moves w, if it still waits, to the front of the line: its group
+// is served next, and w first in it.
+func (q *queue) promote(w *waiter) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ws := q.groups[w.group]
+	i := slices.Index(ws, w)
+	if i < 0 {
+		return
+	}
+	q.groups[w.group] = append([]*waiter{w}, slices.Delete(ws, i, i+1)...)
+	if j := slices.Index(q.turn, w.group); j > 0 {
+		q.turn = append([]string{w.group}, slices.Delete(q.turn, j, j+1)...)
+	}
+	q.poke()
 }
 
 // room says whether memory allows one more start; q.mu is held.

@@ -24,7 +24,7 @@ func (l *line) join(t *testing.T, ctx context.Context, group string) (places cha
 	n, _ := l.q.load()
 	_, before := l.q.load()
 	go func() {
-		release, err := l.q.acquire(ctx, group, l.clock, func(p Place) { places <- p })
+		release, err := l.q.acquire(ctx, group, l.clock, func(p Place) { places <- p }, nil)
 		if err != nil {
 			failed <- err
 			return
@@ -161,14 +161,14 @@ func TestQueueLeaveWhenAdmitted(t *testing.T) {
 	q := newQueue(1)
 	now := time.Now
 	for range 200 {
-		hold, err := q.acquire(context.Background(), "", now, nil)
+		hold, err := q.acquire(context.Background(), "", now, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, leave := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			if release, err := q.acquire(ctx, "", now, nil); err == nil {
+			if release, err := q.acquire(ctx, "", now, nil, nil); err == nil {
 				release()
 			}
 		})
@@ -182,4 +182,42 @@ func TestQueueLeaveWhenAdmitted(t *testing.T) {
 			t.Fatalf("%d running, %d waiting after both ended", r, w)
 		}
 	}
+}
+
+func TestQueuePromote(t *testing.T) {
+	l := &line{q: newQueue(1), now: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	_, a, _ := l.join(t, ctx, "x")
+	hold := <-a
+	var promotes []func()
+	admitted := make([]chan func(), 3)
+	for i, g := range []string{"class 1", "class 1", "class 2"} {
+		admitted[i] = make(chan func(), 1)
+		go func() {
+			release, err := l.q.acquire(ctx, g, l.clock, nil, func(p func()) {
+				promotes = append(promotes, p)
+			})
+			if err == nil {
+				admitted[i] <- release
+			}
+		}()
+		for _, w := l.q.load(); w != i+1; _, w = l.q.load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	promotes[1]() // class 1's second: ahead of its classmate and of class 2
+	hold()
+	select {
+	case hold = <-admitted[1]:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the promoted one was not admitted next")
+	}
+	hold()
+	select { // then class 2 (its turn), then class 1's first
+	case hold = <-admitted[2]:
+	case <-time.After(5 * time.Second):
+		t.Fatal("class 2 was not next")
+	}
+	hold()
+	(<-admitted[0])()
 }
