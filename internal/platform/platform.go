@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 )
@@ -168,6 +169,11 @@ func (p *Platform) openEngine(ctx context.Context, cfg config.Config, log *slog.
 // checks (a canary sandbox included) and with the firewall in place; a
 // sandbox found broken asks for the checks again.
 func (p *Platform) newSandboxes(cfg config.Config, course *content.Course, fw firewall.Rules, log *slog.Logger) {
+	// A start is CPU-bound: 40 at once on 2 cores gave nobody a prompt
+	// within 4 minutes (docs/benchmarks.md).
+	if cpus := runtime.NumCPU(); cfg.MaxStarts > 2*cpus {
+		log.Warn("max-starts is more than twice the cores: starting that many sandboxes at once can starve them all; the others wait in line anyway", "max_starts", cfg.MaxStarts, "cpus", cpus)
+	}
 	p.Host = preflight.NewMonitor(func(ctx context.Context) *preflight.Report {
 		return preflight.Run(ctx, HostProbes(cfg, course, p.Engine, fw, p.Registry))
 	}, log)
