@@ -95,25 +95,12 @@ type sandboxShell struct {
 // as the sandbox runs, its Docker may need a few more seconds (the image's
 // docker command waits for it).
 func (sh *sandboxShell) Open(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
-	// A place in line, while many sandboxes start, is news for the terminal.
-	events, cancel := sh.s.Sandboxes.Subscribe(sh.key)
-	opened := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind == sandbox.KindQueued {
-					status("starting", eventText(sh.lang, ev))
-				}
-			case <-opened:
-				return
-			}
-		}
-	}()
-	defer func() { close(opened); cancel() }()
-	tty, ready, err := sh.s.Sandboxes.Shell(ctx, sh.key, sh.spec, cols, rows, func(p sandbox.Phase) {
-		if p == sandbox.Creating || p == sandbox.Starting {
-			status("starting", tr(sh.lang, phaseText[p]))
+	tty, ready, err := sh.s.Sandboxes.Shell(ctx, sh.key, sh.spec, cols, rows, func(ev sandbox.Event) {
+		switch {
+		case ev.Kind == sandbox.KindQueued: // many start at once: its place in line
+			status("starting", eventText(sh.lang, ev))
+		case ev.Phase == sandbox.Creating || ev.Phase == sandbox.Starting:
+			status("starting", tr(sh.lang, phaseText[ev.Phase]))
 		}
 	}, sh.env...)
 	if err != nil {

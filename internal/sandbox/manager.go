@@ -106,6 +106,7 @@ type Manager struct {
 
 	capMu sync.Mutex
 	cap   Capacity // the engine's, as of capAt
+	capOK bool     // cap is known
 	capAt time.Time
 }
 
@@ -139,34 +140,37 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 	}
 	if policy.MemReserve > 0 {
 		m.starts.fits = func(starting int) bool { return m.room(starting) > 0 }
+		m.starts.refresh = func() { m.capacity(false) }
 	}
 	return m
 }
 
-// capacity is the engine's Capacity, asked at most every 2 s (each start
-// in a class's burst asks). An engine that cannot say is taken at its
-// word that nothing is short.
+// capacity asks the engine's Capacity, at most every 2 s unless fresh
+// (each start in a class's burst would ask). An engine that cannot say is
+// taken at its word that nothing is short.
 func (m *Manager) capacity(fresh bool) (Capacity, bool) {
 	m.capMu.Lock()
 	defer m.capMu.Unlock()
 	if !fresh && time.Since(m.capAt) < 2*time.Second {
-		return m.cap, true
+		return m.cap, m.capOK
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := m.engine.Capacity(ctx)
 	if err != nil {
 		m.log.Warn("sandbox capacity unknown; not holding starts back", "err", err)
-		return Capacity{}, false
 	}
-	m.cap, m.capAt = c, time.Now()
-	return c, true
+	m.cap, m.capOK, m.capAt = c, err == nil, time.Now()
+	return c, m.capOK
 }
 
 // room is how many more sandboxes fit besides starting ones admitted but
-// not yet grown.
+// not yet grown, by the capacity last asked: the queue calls it under its
+// lock, and asks for a fresh one (refresh) outside it.
 func (m *Manager) room(starting int) int {
-	c, ok := m.capacity(false)
+	m.capMu.Lock()
+	c, ok := m.cap, m.capOK
+	m.capMu.Unlock()
 	return m.roomIn(c, ok, starting)
 }
 
@@ -251,7 +255,7 @@ func (m *Manager) fillWarm(ctx context.Context) bool {
 	if running, waiting := m.starts.load(); running+waiting > 0 {
 		return false
 	}
-	if m.policy.MemReserve > 0 && m.room(0) <= m.policy.MaxStarts {
+	if c, ok := m.capacity(false); m.policy.MemReserve > 0 && m.roomIn(c, ok, 0) <= m.policy.MaxStarts {
 		return false
 	}
 	if m.guard(ctx) != nil { // no sandbox starts, warm ones neither
@@ -309,7 +313,7 @@ func (m *Manager) Addr(ctx context.Context, key Key) (netip.Addr, error) {
 // Shell starts key's sandbox as Start does and opens a login shell for
 // the student in it, of cols×rows with env added; ready yields once the
 // sandbox's own Docker answers (nil) or will not.
-func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint, progress func(Phase), env ...string) (_ TTY, ready <-chan error, _ error) {
+func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint, progress func(Event), env ...string) (_ TTY, ready <-chan error, _ error) {
 	sb, ready, err := m.Start(ctx, key, spec, progress)
 	if err != nil {
 		return nil, nil, err
@@ -323,7 +327,7 @@ func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint
 
 // Open returns key's sandbox once its own Docker answers, starting or
 // creating it as needed. Progress goes to progress and to subscribers.
-func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error) {
+func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Event)) (*Sandbox, error) {
 	sb, ready, err := m.Start(ctx, key, spec, progress)
 	if err != nil {
 		return nil, err
@@ -335,17 +339,19 @@ func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Ph
 }
 
 // Start returns key's sandbox as soon as it runs (a shell can open), and a
-// channel that yields once its own Docker answers (nil) or will not. When
-// many start at once it waits in line, its place published to key's
-// subscribers (KindQueued); ctx ending leaves the line. One start per key
-// runs at a time: a second waits for the first and finds the sandbox up.
-func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, <-chan error, error) {
-	emit := func(p Phase) {
+// channel that yields once its own Docker answers (nil) or will not. Its
+// news (phases; its place in line when many start at once, KindQueued)
+// goes to progress and to key's subscribers. ctx ending leaves the line.
+// One start per key runs at a time: a second waits for the first and finds
+// the sandbox up.
+func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(Event)) (*Sandbox, <-chan error, error) {
+	tell := func(ev Event) {
 		if progress != nil {
-			progress(p)
+			progress(ev)
 		}
-		m.publish(key, Event{Kind: KindPhase, Phase: p})
+		m.publish(key, ev)
 	}
+	emit := func(p Phase) { tell(Event{Kind: KindPhase, Phase: p}) }
 	m.Want(key.Lab, m.now().Add(WarmFor))
 	f, done, err := m.fly(ctx, key)
 	if err != nil {
@@ -378,10 +384,10 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(P
 		}
 		release, err = m.starts.acquire(ctx, group, m.now, func(p Place) {
 			if p.Memory {
-				m.publish(key, news(KindQueued, "queued.memory", p.Position))
+				tell(news(KindQueued, "queued.memory", p.Position))
 				return
 			}
-			m.publish(key, news(KindQueued, "queued", p.Position, int(math.Ceil(p.Wait.Seconds()))))
+			tell(news(KindQueued, "queued", p.Position, int(math.Ceil(p.Wait.Seconds()))))
 		}, func(promote func()) { m.queued(f, promote) })
 		if err != nil {
 			return fail(err)

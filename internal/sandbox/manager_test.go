@@ -98,7 +98,7 @@ func TestOpenRecordsAndStreamsProgress(t *testing.T) {
 	events, cancel := m.Subscribe(alice)
 	defer cancel()
 	var phases []sandbox.Phase
-	if _, err := m.Open(ctx, alice, sandbox.Spec{}, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, func(ev sandbox.Event) { phases = append(phases, ev.Phase) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(phases) != 4 || phases[3] != sandbox.Ready {
@@ -465,7 +465,7 @@ func TestWarmPool(t *testing.T) {
 		t.Fatalf("warm sandboxes made = %v, want 2 for the one lab in demand", made)
 	}
 	var phases []sandbox.Phase
-	sb, err := m.Open(ctx, alice, sandbox.Spec{}, func(p sandbox.Phase) { phases = append(phases, p) })
+	sb, err := m.Open(ctx, alice, sandbox.Spec{}, func(ev sandbox.Event) { phases = append(phases, ev.Phase) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,10 @@ type queue struct {
 	turn    []string      // groups with waiters, in the order they are served
 	avg     time.Duration // moving average of how long a start holds a slot
 	// fits, when set, says whether the machine has memory for one more
-	// sandbox with starting sandboxes already admitted; q.mu is held.
-	fits func(starting int) bool
+	// sandbox with starting sandboxes already admitted; q.mu is held, so
+	// it only reads what refresh, called without it, last learned.
+	fits    func(starting int) bool
+	refresh func()
 }
 
 type holder struct{ since time.Time }
@@ -48,6 +50,7 @@ type Place struct {
 // 2 s with a fresher estimate. ctx ending leaves the line. If it has to
 // wait, queued hears (at once) how to move it to the front of the line.
 func (q *queue) acquire(ctx context.Context, group string, now func() time.Time, tell func(Place), queued func(promote func())) (release func(), err error) {
+	q.refreshRoom()
 	q.mu.Lock()
 	if len(q.holders) < q.slots && len(q.turn) == 0 && q.room() {
 		h := q.hold(now())
@@ -73,6 +76,7 @@ func (q *queue) acquire(ctx context.Context, group string, now func() time.Time,
 			return q.releaser(w.h, now), nil
 		case <-w.moved:
 		case <-tick.C:
+			q.refreshRoom()
 			q.mu.Lock()
 			q.admit(now()) // memory may have freed: a sandbox stopped
 			q.mu.Unlock()
@@ -158,6 +162,13 @@ func (q *queue) promote(w *waiter) {
 		q.turn = append([]string{w.group}, slices.Delete(q.turn, j, j+1)...)
 	}
 	q.poke()
+}
+
+// refreshRoom learns what memory is free now; q.mu is not held.
+func (q *queue) refreshRoom() {
+	if q.refresh != nil {
+		q.refresh()
+	}
 }
 
 // room says whether memory allows one more start; q.mu is held.
