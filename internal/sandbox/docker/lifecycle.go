@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
-	"handson/internal/apperr"
 	"handson/internal/preflight"
 	"handson/internal/sandbox"
 )
@@ -85,11 +83,12 @@ exec ` + readyCommand
 // that no longer starts programs.
 func (e *Engine) Probe(ctx context.Context, key sandbox.Key) error {
 	name := e.Name(key)
-	res, err := e.Exec(ctx, &sandbox.Sandbox{ID: name, Name: name, Key: key},
-		sandbox.Command{Cmd: []string{"sh", "-c", healthScript}, User: "root", Timeout: 10 * time.Second})
-	var timeout *apperr.Error
+	probe, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := e.Exec(probe, &sandbox.Sandbox{ID: name, Name: name, Key: key},
+		sandbox.Command{Cmd: []string{"sh", "-c", healthScript}, User: "root"})
 	switch {
-	case err != nil && errors.As(err, &timeout) && timeout.Key == "sandbox.timeout" && ctx.Err() == nil:
+	case err != nil && probe.Err() != nil && ctx.Err() == nil:
 		return fmt.Errorf("%w: the health check did not finish within 10 s", sandbox.ErrSlow)
 	case err != nil:
 		return e.whyNoExec(ctx, name, err)
@@ -261,35 +260,31 @@ func (e *Engine) Capacity(ctx context.Context) (sandbox.Capacity, error) {
 	return c, nil
 }
 
-// workingSet reads a container's memory in use from the host's cgroup files
-// (v1 with the cgroupfs driver, else v2 with either driver).
+// workingSet reads a container's memory in use, less its inactive page
+// cache, from the host's cgroup files: v1 with the cgroupfs driver, else v2
+// with either driver.
 func workingSet(id string) (int64, bool) {
-	read := func(path string) (map[string]int64, int64, bool) {
-		b, err := os.ReadFile(path)
+	for _, c := range []struct{ dir, usage, inactive string }{
+		{"/sys/fs/cgroup/memory/docker/" + id, "memory.usage_in_bytes", "total_inactive_file"},
+		{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope", "memory.current", "inactive_file"},
+		{"/sys/fs/cgroup/docker/" + id, "memory.current", "inactive_file"},
+	} {
+		b, err := os.ReadFile(filepath.Join(c.dir, c.usage))
 		if err != nil {
-			return nil, 0, false
+			continue
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if err != nil {
-			return nil, 0, false
+			continue
 		}
-		stat := map[string]int64{}
-		if s, err := os.ReadFile(filepath.Join(filepath.Dir(path), "memory.stat")); err == nil {
-			for _, line := range strings.Split(string(s), "\n") {
-				if k, v, ok := strings.Cut(line, " "); ok {
-					stat[k], _ = strconv.ParseInt(v, 10, 64)
-				}
+		stat, _ := os.ReadFile(filepath.Join(c.dir, "memory.stat"))
+		for line := range strings.Lines(string(stat)) {
+			if k, v, _ := strings.Cut(strings.TrimSpace(line), " "); k == c.inactive {
+				inactive, _ := strconv.ParseInt(v, 10, 64)
+				n -= min(n, inactive)
 			}
 		}
-		return stat, n, true
-	}
-	if stat, n, ok := read("/sys/fs/cgroup/memory/docker/" + id + "/memory.usage_in_bytes"); ok {
-		return n - min(n, stat["total_inactive_file"]), true
-	}
-	for _, dir := range []string{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope", "/sys/fs/cgroup/docker/" + id} {
-		if stat, n, ok := read(dir + "/memory.current"); ok {
-			return n - min(n, stat["inactive_file"]), true
-		}
+		return n, true
 	}
 	return 0, false
 }
