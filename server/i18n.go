@@ -40,12 +40,7 @@ func (s *Server) uiLang(r *http.Request) string {
 	if c, err := r.Cookie("lang"); err == nil && i18n.Supported(c.Value) {
 		return c.Value
 	}
-	for _, l := range acceptLanguages(r) {
-		if i18n.Supported(l) {
-			return l
-		}
-	}
-	return i18n.Langs[0]
+	return i18n.Pick(acceptLanguages(r)...)
 }
 
 // acceptLanguages lists the browser's languages, best first, as base tags.

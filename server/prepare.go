@@ -52,6 +52,20 @@ func (p *preparations) get(class int64) (preparation, bool) {
 	return preparation{}, false
 }
 
+// begin makes pr the class's preparation unless one is running.
+func (p *preparations) begin(class int64, pr *preparation) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old := p.byClass[class]; old != nil && !old.Done {
+		return false
+	}
+	if p.byClass == nil {
+		p.byClass = map[int64]*preparation{}
+	}
+	p.byClass[class] = pr
+	return true
+}
+
 // prepareClass starts the sandboxes of a lab for every student of the
 // class now, after checking that memory takes them.
 func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
@@ -90,19 +104,10 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 	if room, per, ok := s.Sandboxes.Room(); ok && room < len(keys) {
 		return apperr.New(apperr.Unavailable, "err.prepare.memory", len(keys), room, preflight.Bytes(per))
 	}
-	s.prepares.mu.Lock()
-	if s.prepares.byClass == nil {
-		s.prepares.byClass = map[int64]*preparation{}
-	}
-	if pr := s.prepares.byClass[c.ID]; pr != nil && !pr.Done {
-		s.prepares.mu.Unlock()
+	pr := &preparation{Lab: lab.ID, Total: len(keys), Started: time.Now()}
+	if !s.prepares.begin(c.ID, pr) { // another request began one meanwhile
 		return apperr.New(apperr.Conflict, "err.prepare.running")
 	}
-	pr := &preparation{Lab: lab.ID, Total: len(keys), Started: time.Now()}
-	s.prepares.byClass[c.ID] = pr
-	s.prepares.mu.Unlock()
-
-	s.Sandboxes.Want(lab.ID, time.Now().Add(sandbox.WarmFor))
 	s.Log.Info("preparing a class", "class", c.ID, "lab", lab.ID, "sandboxes", len(keys))
 	spec := s.Labs.Spec(lab.Primary)
 	ctx := sandbox.Ahead(s.base) // ends with the server; a student who comes goes first
