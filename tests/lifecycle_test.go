@@ -117,7 +117,7 @@ func TestCrashMidStartIsAdopted(t *testing.T) {
 	}
 	var phases []sandbox.Phase
 	start := time.Now()
-	if _, err := a.Server.Sandboxes.Open(context.Background(), recs[0].Key, a.Labs.Base, func(p sandbox.Phase) { phases = append(phases, p) }); err != nil {
+	if _, err := a.Server.Sandboxes.Open(context.Background(), recs[0].Key, a.Labs.Base, func(ev sandbox.Event) { phases = append(phases, ev.Phase) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("adopted sandbox ready in %s (phases %v)", time.Since(start).Round(time.Millisecond), phases)
@@ -128,17 +128,25 @@ func TestCrashMidStartIsAdopted(t *testing.T) {
 	}
 }
 
+// watchedSandbox starts a platform on the host's Docker for a test of
+// user 1's sandbox of lab (removed at the end), and subscribes to its news.
+func watchedSandbox(t *testing.T, lab string) (*platform.Platform, sandbox.Key, <-chan sandbox.Event) {
+	t.Helper()
+	testenv.RequireDocker(t)
+	a := startPlatform(t, t.TempDir(), io.Discard)
+	key := sandbox.Key{UserID: 1, Lab: lab}
+	t.Cleanup(func() { a.Engine.Remove(context.Background(), key) })
+	events, cancel := a.Server.Sandboxes.Subscribe(key)
+	t.Cleanup(cancel)
+	return a, key, events
+}
+
 // A sandbox stopped behind the platform's back, or fork-bombed, is found by
 // the sweep, restarted, and its student told.
 func TestRecoveryOnRealDaemon(t *testing.T) {
-	testenv.RequireDocker(t)
-	a := startPlatform(t, t.TempDir(), io.Discard)
+	a, key, events := watchedSandbox(t, "recovery-test")
 	ctx := context.Background()
-	key := sandbox.Key{UserID: 1, Lab: "recovery-test"}
-	t.Cleanup(func() { a.Engine.Remove(context.Background(), key) })
 	m := a.Server.Sandboxes
-	events, cancel := m.Subscribe(key)
-	defer cancel()
 	sb, err := m.Open(ctx, key, a.Labs.Base, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +201,9 @@ func TestRecoveryOnRealDaemon(t *testing.T) {
 // and it is never restarted (before, two failed probes restarted it and
 // closed the student's shell).
 func TestBusyHostIsNotRecovered(t *testing.T) {
-	testenv.RequireDocker(t)
-	a := startPlatform(t, t.TempDir(), io.Discard)
+	a, key, events := watchedSandbox(t, "busy-test")
 	ctx := context.Background()
-	key := sandbox.Key{UserID: 1, Lab: "busy-test"}
-	t.Cleanup(func() { a.Engine.Remove(context.Background(), key) })
 	m := a.Server.Sandboxes
-	events, cancel := m.Subscribe(key)
-	defer cancel()
 
 	// Busy loops, two per CPU, as separate processes (as students' builds).
 	burn, stopBurning := context.WithCancel(ctx)

@@ -463,14 +463,7 @@ func TestQueuePositionBrowser(t *testing.T) {
 		}
 	})
 	problems := watchProblems(b)
-	b.do("open the login page", chromedp.Navigate(p.srv.URL()+"/login"))
-	b.do("log in",
-		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "queue-student"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "queue-password-7"),
-		chromedp.Click(chromedp.CSS(`main.login button[type=submit]`)),
-	)
-	waitJS(t, b, "the labs page", `location.pathname === '/labs'`, 10*time.Second)
-	b.do("open the lab", chromedp.Navigate(p.srv.URL()+"/labs/"+barLab))
+	login(b, p.srv.URL()+"/labs/"+barLab, "queue-student", "queue-password-7")
 	waitJS(t, b, "the place in line in the terminal and the notice", `(() => {
 		const s = document.querySelector('.terminal-status'), n = document.querySelector('.sandbox-notice');
 		return s.dataset.state === 'starting' && /1 番目に並んでいます。約 \d+ 秒で起動が始まります。/.test(s.textContent)
