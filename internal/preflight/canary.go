@@ -20,7 +20,7 @@ var CanaryKey = sandbox.Key{UserID: 0, Lab: "preflight"}
 // (labs/images/README.md has the logs).
 const diagnose = `cat /run/handson/failed 2>/dev/null && exit 0
 for f in /var/log/handson/init.log /var/log/handson/dockerd.log; do
-  awk -v f="$f" 'NF && !/^\+ / && !/^----/ && !/level=(warning|info|debug)/ && !/ (init starting|dockerd-rootless.sh started|preloaded images ready)/ { print f ": " substr($0, 1, 400); exit }' "$f" 2>/dev/null
+  awk -v f="$f" 'NF && !/^\+ / && !/^----/ && !/level=(warning|info|debug)/ && !/ (init starting|prepared|Docker asked for|dockerd-rootless.sh started|dockerd answers|preloaded images ready)/ { print f ": " substr($0, 1, 400); exit }' "$f" 2>/dev/null
 done`
 
 // Canary starts a real sandbox with spec, waits for its own Docker, runs
@@ -64,6 +64,9 @@ func Canary(eng sandbox.Engine, spec sandbox.Spec, withRegistry bool) Probe {
 
 		start = time.Now()
 		err = eng.WaitReady(ctx, sb)
+		if err == nil {
+			err = eng.StartDocker(ctx, sb)
+		}
 		stage("docker", start, err == nil)
 		if err != nil {
 			c.Key, c.Detail = "preflight.canary.docker", cause(ctx, eng, sb, err)

@@ -424,6 +424,14 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 				err = apperr.New(apperr.Unavailable, "sandbox.unprepared")
 			}
 		}
+		// A sandbox made ahead of its student (a class prepared) has the
+		// time to start its Docker too, so the first docker command
+		// answers at once; its place in line is held meanwhile.
+		if err == nil && f.ahead && !m.isUrgent(f) {
+			if err = m.engine.StartDocker(ctx, sb); err != nil {
+				err = m.checkBroken(key, err)
+			}
+		}
 		if err == nil {
 			m.mu.Lock()
 			delete(m.broken, key)
@@ -488,6 +496,13 @@ func (m *Manager) fly(ctx context.Context, key Key) (f *flight, done func(), err
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// isUrgent says whether the student came for f's sandbox while it started.
+func (m *Manager) isUrgent(f *flight) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return f.urgent
 }
 
 // queued keeps how to move f's place in line to the front, or does it at

@@ -45,7 +45,7 @@ type Phase string
 const (
 	Creating Phase = "creating"
 	Starting Phase = "starting"
-	Waiting  Phase = "waiting for Docker"
+	Waiting  Phase = "waiting"
 	Ready    Phase = "ready"
 )
 
@@ -146,18 +146,25 @@ type Engine interface {
 	// needed; it returns once the sandbox runs, so a shell can open while
 	// the sandbox's own Docker is still starting.
 	Ensure(ctx context.Context, key Key, spec Spec, progress func(Phase)) (*Sandbox, error)
-	// WaitReady returns once the sandbox's own Docker answers, or a
-	// *BrokenError as soon as the sandbox knows it never will.
+	// WaitReady returns once the sandbox is ready for the student, or a
+	// *BrokenError as soon as the sandbox knows it never will be. Its own
+	// Docker starts on first use: the most of a start that a class
+	// opening a lab together need not pay before its prompts.
 	WaitReady(ctx context.Context, sb *Sandbox) error
+	// StartDocker starts the sandbox's own Docker now, not on its first
+	// use (a sandbox made ahead of its student), and returns once it
+	// answers.
+	StartDocker(ctx context.Context, sb *Sandbox) error
 	// Exec runs a command to completion.
 	Exec(ctx context.Context, sb *Sandbox, cmd Command) (*Result, error)
 	// Shell opens a login shell for the student on a TTY of the given
 	// size; env ("NAME=value") is added to its environment.
 	Shell(ctx context.Context, sb *Sandbox, cols, rows uint, env ...string) (TTY, error)
 	// Probe reports whether a running sandbox answers (its own Docker
-	// included) within a short time: ErrSlow when it runs programs but its
-	// Docker did not answer, ErrProcessesFull, a *BrokenError when its
-	// Docker never will, another error when nothing runs in it any more.
+	// included, once started) within a short time: ErrSlow when it runs
+	// programs but its Docker did not answer, ErrProcessesFull, a
+	// *BrokenError when its Docker never will, another error when nothing
+	// runs in it any more.
 	Probe(ctx context.Context, key Key) error
 	// Stop stops the sandbox and keeps its files, so Ensure resumes it.
 	Stop(ctx context.Context, key Key) error
@@ -179,8 +186,9 @@ type Engine interface {
 	// Prune removes what sandboxes left behind (networks of removed ones).
 	Prune(ctx context.Context) error
 
-	// Warm makes a ready sandbox for lab that nobody owns yet and returns
-	// its handle; Claim hands it to key; Discard removes it.
+	// Warm makes a ready sandbox for lab (its Docker started) that nobody
+	// owns yet and returns its handle; Claim hands it to key; Discard
+	// removes it.
 	Warm(ctx context.Context, lab string, spec Spec) (string, error)
 	Claim(ctx context.Context, warm string, key Key) (*Sandbox, error)
 	Discard(ctx context.Context, warm string) error

@@ -281,15 +281,27 @@ func isAlreadyExists(err error) bool {
 
 // WaitReady implements sandbox.Engine: it runs the image's readiness probe,
 // which waits inside the sandbox (one exec, not one every 250 ms: each
-// costs the host's daemons CPU that a class starting at once needs); ready
-// means the student's own dockerd answers, not just that the container
-// runs.
+// costs the host's daemons CPU that a class starting at once needs) for
+// its init to have prepared it. The student's own dockerd starts on its
+// first use (labs/images/README.md).
 func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
+	return e.ready(ctx, sb, "wait", "20")
+}
+
+// StartDocker implements sandbox.Engine: it asks the sandbox's init for
+// the student's dockerd and waits until it answers.
+func (e *Engine) StartDocker(ctx context.Context, sb *sandbox.Sandbox) error {
+	return e.ready(ctx, sb, "docker", "20")
+}
+
+// ready runs handson-ready with args until it exits 0, says the sandbox is
+// broken, or the engine's ready timeout passes.
+func (e *Engine) ready(ctx context.Context, sb *sandbox.Sandbox, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, e.readyTimeout)
 	defer cancel()
 	var last string
 	for {
-		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{readyCommand, "wait", "20"}, User: "root", Timeout: 30 * time.Second})
+		res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: append([]string{readyCommand}, args...), User: "root", Timeout: 30 * time.Second})
 		if err == nil && res.ExitCode == 0 {
 			return nil
 		}
@@ -303,7 +315,7 @@ func (e *Engine) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 		}
 		select {
 		case <-ctx.Done():
-			e.log.Warn("sandbox not ready", "sandbox", sb.Name, "last", last)
+			e.log.Warn("sandbox not ready", "sandbox", sb.Name, "probe", args[0], "last", last)
 			return apperr.New(apperr.Unavailable, "sandbox.notready")
 		case <-time.After(250 * time.Millisecond):
 		}

@@ -86,7 +86,13 @@ func TestSandboxLifecycle(t *testing.T) {
 		t.Errorf("network %q labels %v", hc.NetworkMode, info.Container.Config.Labels)
 	}
 
-	// The student is unprivileged; the student's own Docker runs containers.
+	// The student's Docker waits for its first use: no dockerd yet.
+	if out := rootSh(ctx, t, e, sb, "pgrep -x dockerd || echo none"); out != "none" {
+		t.Errorf("dockerd runs (pids %q) before anyone used docker", out)
+	}
+
+	// The student is unprivileged; the student's own Docker starts when
+	// first used, and runs containers.
 	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", "id -u; docker run --rm busybox echo inner-ok"}, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +143,58 @@ func TestSandboxLifecycle(t *testing.T) {
 	}
 	if _, err := e.cli.NetworkInspect(ctx, e.Name(key), client.NetworkInspectOptions{}); err == nil {
 		t.Error("network still there after Remove")
+	}
+}
+
+// rootSh runs a shell command as root in sb and returns its trimmed output.
+func rootSh(ctx context.Context, t *testing.T, e *Engine, sb *sandbox.Sandbox, cmd string) string {
+	t.Helper()
+	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"sh", "-c", cmd}, User: "root", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(res.Output))
+}
+
+// TestResumeStartsDocker: a sandbox whose Docker holds containers starts
+// it with the sandbox (after an idle stop, what the student left running
+// comes back without a docker command); one that used Docker for nothing
+// kept does not.
+func TestResumeStartsDocker(t *testing.T) {
+	key := sandbox.Key{UserID: 999005, Lab: "resume-test"}
+	e := newEngine(t, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	resume := func() *sandbox.Sandbox {
+		t.Helper()
+		if err := e.Stop(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		sb, err := ensureReady(ctx, e, key, spec, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sb
+	}
+	sb, err := ensureReady(ctx, e, key, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "run", "--rm", "busybox", "true"}, Timeout: time.Minute}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("docker run --rm: %v %+v", err, res)
+	}
+	sb = resume()
+	if out := rootSh(ctx, t, e, sb, "sleep 2; pgrep -x dockerd || echo none"); out != "none" {
+		t.Errorf("resumed with no containers kept, dockerd runs (pids %q)", out)
+	}
+	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "run", "-d", "--restart", "always", "--name", "web", "busybox", "sleep", "1d"}, Timeout: time.Minute})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("docker run -d: %v %+v", err, res)
+	}
+	sb = resume()
+	// No docker command from here: the init starts it by itself.
+	if out := rootSh(ctx, t, e, sb, "/usr/local/bin/handson-ready wait 1 >/dev/null 2>&1; for i in $(seq 600); do /usr/bin/docker inspect -f '{{.State.Running}}' web 2>/dev/null | grep -q true && break; sleep 0.1; done; /usr/bin/docker inspect -f '{{.State.Running}}' web 2>&1"); out != "true" {
+		t.Errorf("after the resume, the student's container: %q, want it running again", out)
 	}
 }
 
@@ -255,8 +313,8 @@ func TestPruneKeepsStoppedSandboxes(t *testing.T) {
 
 // TestBrokenSandboxSaysWhy: a sandbox whose own dockerd dies at once (here
 // a daemon.json it cannot read) is reported broken, with the daemon's own
-// words, within seconds, by WaitReady and by Probe, instead of "not
-// answering" after the ready timeout.
+// words, within seconds of its first use, by docker itself, StartDocker
+// and Probe, instead of "not answering" after the ready timeout.
 func TestBrokenSandboxSaysWhy(t *testing.T) {
 	key := sandbox.Key{UserID: 999003, Lab: "engine-broken"}
 	e := newEngine(t, key)
@@ -264,10 +322,18 @@ func TestBrokenSandboxSaysWhy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	_, err := ensureReady(ctx, e, key, spec, nil)
+	sb, err := ensureReady(ctx, e, key, spec, nil)
+	if err != nil {
+		t.Fatalf("WaitReady: %v; the sandbox is ready for a shell, its Docker not yet asked for", err)
+	}
+	// The student's first docker command says why, in the daemon's words.
+	res, err := e.Exec(ctx, sb, sandbox.Command{Cmd: []string{"docker", "info"}, Timeout: time.Minute})
+	if err != nil || res.ExitCode == 0 || !strings.Contains(string(res.Output), "unable to configure the Docker daemon") {
+		t.Errorf("docker info in the broken sandbox: %v %+v, want it to fail with the cause", err, res)
+	}
 	var b *sandbox.BrokenError
-	if !errors.As(err, &b) {
-		t.Fatalf("WaitReady: %v, want a *sandbox.BrokenError", err)
+	if err := e.StartDocker(ctx, sb); !errors.As(err, &b) {
+		t.Fatalf("StartDocker: %v, want a *sandbox.BrokenError", err)
 	}
 	t.Logf("broken after %s: %s", time.Since(start).Round(time.Millisecond), b.Cause)
 	if !strings.Contains(b.Cause, "dockerd exited 3 times") || !strings.Contains(b.Cause, "unable to configure the Docker daemon") {
@@ -295,14 +361,18 @@ func TestCapacity(t *testing.T) {
 	if before.Available <= 0 || before.Running != 0 {
 		t.Fatalf("before any sandbox: %+v", before)
 	}
-	if _, err := ensureReady(ctx, e, key, spec, nil); err != nil {
+	sb, err := ensureReady(ctx, e, key, spec, nil)
+	if err == nil {
+		err = e.StartDocker(ctx, sb)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := e.Capacity(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("one ready sandbox: %d MiB in use; %d MiB available", c.PerSandbox>>20, c.Available>>20)
+	t.Logf("one sandbox with its Docker: %d MiB in use; %d MiB available", c.PerSandbox>>20, c.Available>>20)
 	// A ready sandbox runs its own dockerd and containerd: tens of MiB.
 	if c.Running != 1 || c.PerSandbox < 10<<20 || c.PerSandbox > spec.Limits.MemoryBytes {
 		t.Errorf("with one ready sandbox: %+v", c)

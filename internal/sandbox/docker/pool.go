@@ -18,7 +18,7 @@ import (
 const LabelPool = "handson.pool"
 
 // Warm implements sandbox.Engine: a sandbox for lab, started and ready,
-// owned by nobody yet.
+// its Docker too, owned by nobody yet.
 func (e *Engine) Warm(ctx context.Context, lab string, spec sandbox.Spec) (string, error) {
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -31,7 +31,12 @@ func (e *Engine) Warm(ctx context.Context, lab string, spec sandbox.Spec) (strin
 		e.removeByName(context.WithoutCancel(ctx), name)
 		return "", fmt.Errorf("start %s: %w", name, err)
 	}
-	if err := e.WaitReady(ctx, &sandbox.Sandbox{ID: name, Name: name}); err != nil {
+	sb := &sandbox.Sandbox{ID: name, Name: name}
+	if err := e.WaitReady(ctx, sb); err != nil {
+		e.removeByName(context.WithoutCancel(ctx), name)
+		return "", err
+	}
+	if err := e.StartDocker(ctx, sb); err != nil {
 		e.removeByName(context.WithoutCancel(ctx), name)
 		return "", err
 	}

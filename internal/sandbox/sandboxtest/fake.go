@@ -72,6 +72,9 @@ func (f *Fake) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 	return f.ProbeErr
 }
 
+// StartDocker answers at once, or with ProbeErr.
+func (f *Fake) StartDocker(ctx context.Context, sb *sandbox.Sandbox) error { return f.WaitReady(ctx, sb) }
+
 func (f *Fake) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error) {
 	f.mu.Lock()
 	f.Commands = append(f.Commands, cmd)

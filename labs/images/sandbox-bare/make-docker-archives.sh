@@ -39,6 +39,9 @@ install -m 700 /usr/bin/docker /usr/local/libexec/handson/docker
 set -- docker.io containerd runc rootlesskit
 if dpkg -s docker-compose >/dev/null 2>&1; then set -- docker-compose "$@"; fi
 dpkg --purge "$@"
+# handson/sandbox's wrappers that start its Docker on first use: here the
+# student starts their own.
+rm -f /usr/local/bin/docker /usr/local/bin/docker-compose
 for b in docker dockerd containerd runc rootlesskit dockerd-rootless.sh docker-compose; do
   if command -v "$b" >/dev/null 2>&1; then echo "still on PATH: $b" >&2; exit 1; fi
 done
