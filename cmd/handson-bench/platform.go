@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -253,39 +255,109 @@ type student struct {
 func (u *student) key() sandbox.Key { return sandbox.Key{UserID: u.id, Lab: benchLab} }
 
 // newStudents creates n students and logs each in (POST /login, as the
-// form does).
+// browser does).
 func (p *benchPlatform) newStudents(ctx context.Context, n int) ([]*student, error) {
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var users []*student
 	for range n {
-		p.mu.Lock()
-		p.users++
-		name := fmt.Sprintf("bench-%03d", p.users)
-		p.mu.Unlock()
-		u := &store.User{Username: name, DisplayName: name, PasswordHash: p.hash, Role: store.RoleStudent}
-		if err := p.a.DB.CreateUser(ctx, u); err != nil {
-			return nil, fmt.Errorf("create %s: %w", name, err)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/login",
-			strings.NewReader(url.Values{"username": {name}, "password": {benchPassword}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		res, err := hc.Do(req)
+		u, err := p.newUser(ctx, store.RoleStudent)
 		if err != nil {
-			return nil, fmt.Errorf("log in %s: %w", name, err)
+			return nil, err
 		}
-		res.Body.Close()
-		var cookie string
-		for _, c := range res.Cookies() {
-			if c.Value != "" {
-				cookie = c.Name + "=" + c.Value
-			}
-		}
-		if res.StatusCode != http.StatusSeeOther || cookie == "" {
-			return nil, fmt.Errorf("log in %s: status %d, cookies %v", name, res.StatusCode, res.Cookies())
-		}
-		users = append(users, &student{id: u.ID, name: name, cookie: cookie})
+		users = append(users, u)
 	}
 	return users, nil
+}
+
+// newUser creates a user with role and logs them in.
+func (p *benchPlatform) newUser(ctx context.Context, role string) (*student, error) {
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	p.mu.Lock()
+	p.users++
+	name := fmt.Sprintf("bench-%03d", p.users)
+	p.mu.Unlock()
+	u := &store.User{Username: name, DisplayName: name, PasswordHash: p.hash, Role: role}
+	if err := p.a.DB.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.base+"/login",
+		strings.NewReader(url.Values{"username": {name}, "password": {benchPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("log in %s: %w", name, err)
+	}
+	res.Body.Close()
+	var cookie string
+	for _, c := range res.Cookies() {
+		if c.Value != "" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if res.StatusCode != http.StatusSeeOther || cookie == "" {
+		return nil, fmt.Errorf("log in %s: status %d, cookies %v", name, res.StatusCode, res.Cookies())
+	}
+	return &student{id: u.ID, name: name, cookie: cookie}, nil
+}
+
+// prepareClass makes a class of users and prepares their sandboxes of the
+// bench lab as its instructor does (the class page's button), and waits
+// until the preparation ends.
+func (p *benchPlatform) prepareClass(ctx context.Context, users []*student, timeout time.Duration) (took time.Duration, ready, failed int, err error) {
+	teacher, err := p.newUser(ctx, store.RoleInstructor)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c, err := p.a.DB.CreateClass(ctx, "bench class", teacher.id)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, u := range users {
+		if err := p.a.DB.Join(ctx, c.ID, u.id, store.RoleStudent); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, body url.Values) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, method, p.base+path, strings.NewReader(body.Encode()))
+		req.Header.Set("Cookie", teacher.cookie)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return hc.Do(req)
+	}
+	t0 := time.Now()
+	path := fmt.Sprintf("/classes/%d/prepare", c.ID)
+	res, err := do(http.MethodPost, path, url.Values{"lab": {benchLab}})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		return 0, 0, 0, fmt.Errorf("prepare the class: status %d: %s", res.StatusCode, msg)
+	}
+	for time.Since(t0) < timeout {
+		res, err := do(http.MethodGet, path, nil)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		var pr struct {
+			Ready, Failed int
+			Done          bool
+		}
+		err = json.NewDecoder(res.Body).Decode(&pr)
+		res.Body.Close()
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("prepare status: %w", err)
+		}
+		if pr.Done {
+			return time.Since(t0), pr.Ready, pr.Failed, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return 0, 0, 0, fmt.Errorf("the class was not prepared within %s", timeout)
 }
 
 func (p *benchPlatform) name(u *student) string { return p.a.Engine.Name(u.key()) }

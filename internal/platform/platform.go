@@ -178,13 +178,14 @@ func (p *Platform) newSandboxes(cfg config.Config, course *content.Course, fw fi
 		return preflight.Run(ctx, HostProbes(cfg, course, p.Engine, fw, p.Registry))
 	}, log)
 	p.Sandboxes = sandbox.NewManager(p.Engine, p.DB, sandbox.Policy{
-		IdleStop:  cfg.IdleStop,
-		MaxAge:    cfg.MaxAge,
-		MaxStarts: cfg.MaxStarts,
-		DiskLimit: cfg.DiskMB << 20,
-		Interval:  15 * time.Second,
-		DiskEvery: 4,
-		WarmPool:  cfg.WarmPool,
+		IdleStop:   cfg.IdleStop,
+		MaxAge:     cfg.MaxAge,
+		MaxStarts:  cfg.MaxStarts,
+		DiskLimit:  cfg.DiskMB << 20,
+		Interval:   15 * time.Second,
+		DiskEvery:  4,
+		ProbeEvery: sandbox.DefaultPolicy().ProbeEvery,
+		WarmPool:   cfg.WarmPool,
 
 		MemReserve: cfg.MemReserveMB << 20,
 		MemFloor:   sandbox.DefaultPolicy().MemFloor,

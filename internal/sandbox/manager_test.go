@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,6 +266,65 @@ func TestIdleStopAndResume(t *testing.T) {
 	}
 	if r, _ := record(t, db, alice); r.State != sandbox.Running {
 		t.Errorf("after resume: %+v", r)
+	}
+}
+
+// TestProbesTakeTurns: each sandbox is probed once every ProbeEvery
+// sweeps, the probes spread over them; one whose probe failed is probed
+// again at the next sweep, whoever's turn it is.
+func TestProbesTakeTurns(t *testing.T) {
+	p := sandbox.DefaultPolicy()
+	p.ProbeEvery = 4
+	m, fake, db := newManager(t, p)
+	var keys []sandbox.Key
+	for i := range 12 {
+		u := &store.User{Username: fmt.Sprint("student", i), PasswordHash: "x"}
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		k := sandbox.Key{UserID: u.ID, Lab: "lab"}
+		keys = append(keys, k)
+		if _, err := m.Open(ctx, k, sandbox.Spec{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	perTurn := map[int]int{}
+	for turn := range 4 {
+		before := len(fake.Probes())
+		if err := m.SweepTurn(ctx, turn); err != nil {
+			t.Fatal(err)
+		}
+		perTurn[turn] = len(fake.Probes()) - before
+	}
+	probed := map[sandbox.Key]int{}
+	for _, k := range fake.Probes() {
+		probed[k]++
+	}
+	for _, k := range keys {
+		if probed[k] != 1 {
+			t.Errorf("%v probed %d times in 4 sweeps, want once", k, probed[k])
+		}
+	}
+	if perTurn[0] == len(keys) {
+		t.Errorf("probes per sweep %v: all in one sweep, not spread", perTurn)
+	}
+
+	fake.SetProbe(errors.New("exec failed"))
+	var failed []sandbox.Key
+	turn := 0
+	for ; len(failed) == 0; turn++ {
+		before := len(fake.Probes())
+		m.SweepTurn(ctx, turn%4)
+		failed = fake.Probes()[before:]
+	}
+	fake.SetProbe(nil)
+	before := len(fake.Probes())
+	m.SweepTurn(ctx, turn%4) // the next turn: not theirs
+	again := fake.Probes()[before:]
+	for _, k := range failed {
+		if !slices.Contains(again, k) {
+			t.Errorf("%v failed its probe and was not probed again at the next sweep (probed: %v)", k, again)
+		}
 	}
 }
 

@@ -33,6 +33,7 @@ type Fake struct {
 	Restarted []sandbox.Key
 	States    map[sandbox.Key]*sandbox.Status // what Status and List report
 	ProbeErr  error                           // what Probe answers
+	Probed    []sandbox.Key                   // every Probe, in order
 	Gate      chan struct{}                   // when set, Ensure waits for it
 	Memory    *sandbox.Capacity               // what Capacity answers; nil: plenty
 
@@ -73,7 +74,9 @@ func (f *Fake) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 }
 
 // StartDocker answers at once, or with ProbeErr.
-func (f *Fake) StartDocker(ctx context.Context, sb *sandbox.Sandbox) error { return f.WaitReady(ctx, sb) }
+func (f *Fake) StartDocker(ctx context.Context, sb *sandbox.Sandbox) error {
+	return f.WaitReady(ctx, sb)
+}
 
 func (f *Fake) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error) {
 	f.mu.Lock()
@@ -182,7 +185,15 @@ func (f *Fake) Addr(ctx context.Context, key sandbox.Key) (netip.Addr, error) {
 func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.Probed = append(f.Probed, key)
 	return f.ProbeErr
+}
+
+// Probes returns a copy of the keys probed, in order.
+func (f *Fake) Probes() []sandbox.Key {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.Probed)
 }
 
 // Calls returns copies of what was asked, safe to read while the fake is used.
