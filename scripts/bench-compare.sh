@@ -56,9 +56,36 @@ cp -r frontend/dist/. "$tree/frontend/dist/"
 (cd "$tree" && "$GO" build -ldflags "-X main.commit=$old_commit" -o "$out/handson-bench.old" ./cmd/handson-bench) || exit
 "$GO" build -ldflags "-X main.commit=$new_commit" -o "$out/handson-bench.new" ./cmd/handson-bench || exit
 
+# Each build runs on its own revision's sandbox image (the init and the
+# readiness probe are half of a start): when labs/images/sandbox differs,
+# the old one is built as handson/sandbox:bench-old, and handson/sandbox:latest
+# points at each build's image in its turn (sandboxes keep the image they
+# were made from; no turn overlaps another).
+sandbox_image=handson/sandbox:latest
+images=""
+if ! git diff --quiet "$old_commit" -- labs/images/sandbox; then
+  echo "+ labs/images/sandbox differs: building $old_commit's sandbox image" >&2
+  ctx=$(mktemp -d /var/tmp/handson-sandbox-ctx.XXXXXX)
+  cp -a "$tree/labs/images/sandbox/." "$ctx/"
+  mkdir -p "$ctx/preload"
+  docker save -o "$ctx/preload/busybox.tar" handson/busybox:latest || exit
+  echo "handson/busybox:latest busybox:latest" >"$ctx/preload/tags"
+  docker build -q -t handson/sandbox:bench-old "$ctx" >/dev/null || exit
+  rm -rf "$ctx"
+  docker tag "$sandbox_image" handson/sandbox:bench-new || exit
+  images=yes
+  restore() {
+    docker tag handson/sandbox:bench-new "$sandbox_image"
+    docker rmi handson/sandbox:bench-new handson/sandbox:bench-old >/dev/null
+    cleanup
+  }
+  trap restore EXIT
+fi
+
 for i in $(seq "$runs"); do
   for which in old new; do
     echo "+ turn $i of $runs: $which" >&2
+    if [ -n "$images" ]; then docker tag "handson/sandbox:bench-$which" "$sandbox_image" || exit; fi
     "$out/handson-bench.$which" -json "$out/$which.json" -log "$out/$which-$i.log" "${args[@]}" >"$out/$which-$i.md"
     rc=$?
     # 1: a run had errors (its figures are kept, its report says which).
