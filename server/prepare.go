@@ -7,11 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/i18n"
 	"handson/internal/preflight"
 	"handson/internal/sandbox"
 	"handson/internal/store"
+	"handson/internal/terminal"
 )
 
 // preparation is a class's sandboxes of one lab started ahead of the
@@ -85,11 +87,13 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var keys []sandbox.Key
+	students := map[sandbox.Key]store.Member{}
 	for _, m := range members {
 		if m.ClassRole != store.RoleStudent {
 			continue
 		}
 		key := sandbox.Key{UserID: m.ID, Lab: lab.ID}
+		students[key] = m
 		st, err := s.Sandboxes.Status(r.Context(), key)
 		if err != nil {
 			return err
@@ -111,10 +115,14 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 	s.Log.Info("preparing a class", "class", c.ID, "lab", lab.ID, "sandboxes", len(keys))
 	spec := s.Labs.Spec(lab.Primary)
 	ctx := sandbox.Ahead(s.base) // ends with the server; a student who comes goes first
+	lang := s.uiLang(r)
 	var all sync.WaitGroup
 	for _, key := range keys {
 		all.Go(func() {
 			_, err := s.Sandboxes.Open(ctx, key, spec, nil)
+			if err == nil {
+				err = s.preopen(ctx, students[key], lab.Primary, spec, lang)
+			}
 			s.prepares.mu.Lock()
 			if err != nil {
 				pr.Failed++
@@ -136,6 +144,33 @@ func (s *Server) prepareClass(w http.ResponseWriter, r *http.Request) error {
 	})
 	http.Redirect(w, r, "/classes/"+r.PathValue("class"), http.StatusSeeOther)
 	return nil
+}
+
+// preopenWait is how long a terminal opened ahead for a student waits for
+// them (idle-stop ends it sooner: its sandbox stops).
+const preopenWait = time.Hour
+
+// preopen opens the student's first terminal of lab in their ready
+// sandbox, so that their page finds the prompt there: forty shells opening
+// at once cost seconds of the machine. lang is for its news when the
+// student has not chosen one.
+func (s *Server) preopen(ctx context.Context, m store.Member, lab *content.Lab, spec sandbox.Spec, lang string) error {
+	if i18n.Supported(m.Lang) {
+		lang = m.Lang
+	}
+	record := false
+	if s.Terminals.Config().RecordDir != "" {
+		classRecords, err := s.Store.Recorded(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		record = lab.Record || classRecords
+	}
+	key := sandbox.Key{UserID: m.ID, Lab: lab.ID}
+	return s.Terminals.Preopen(terminalOwner(key.UserID, key.Lab), "1", 80, 24, terminal.Options{
+		Record: record,
+		Shell:  &sandboxShell{s: s, key: key, spec: spec, lang: lang, env: []string{handsonUser(&m.User)}},
+	}, preopenWait)
 }
 
 // prepareStatus is the class's last preparation, for its page to follow.

@@ -11,6 +11,7 @@ import (
 
 	"handson/internal/sandbox"
 	"handson/internal/store"
+	"handson/internal/terminal"
 )
 
 // TestPrepareClass: the teacher prepares the demo lab for the class; every
@@ -84,6 +85,23 @@ func TestPrepareClass(t *testing.T) {
 	if pr.Ready != 2 || pr.Failed != 0 || pr.Total != 2 || pr.Lab != "demo" {
 		t.Errorf("done: %+v", pr)
 	}
+	// Each student's first terminal is open already: their page attaches
+	// to it and finds the prompt, no new shell.
+	for _, id := range []int64{alice.ID, bob.ID} {
+		if e.srv.Terminals.Session(terminalOwner(id, "demo"), "1") == nil {
+			t.Errorf("user %d has no terminal opened ahead", id)
+		}
+	}
+	ahead := e.srv.Terminals.Session(terminalOwner(alice.ID, "demo"), "1")
+	tc := openTerminal(t, e, e.login(t, "alice"), "", terminal.HelloRequest{})
+	if ahead == nil || tc.Session != ahead.ID() || tc.Last.New {
+		t.Errorf("alice's page: %+v, want the terminal opened ahead", tc.Last)
+	}
+	tc.Send("echo x$((6*7))\n")
+	if _, err := tc.ReadUntil("x42", 10*time.Second); err != nil {
+		t.Error(err)
+	}
+
 	// Everyone's is running: nothing to prepare.
 	if res, body := postForm(t, c, base+"/prepare", url.Values{"lab": {"demo"}}); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "running already") {
 		t.Errorf("prepare again: %d %s", res.StatusCode, body)

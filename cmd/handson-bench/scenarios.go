@@ -199,7 +199,9 @@ func openConcurrent(ctx context.Context, r *run, o options) error {
 					secs("", took), count("ready", ready, "lower"), alarm("failed", failed))
 			}
 			cpu0, t0 := processCPU(), time.Now()
-			opens := p.openAll(ctx, users, 0, openOpts{retryBusy: true, retryAny: true, probeShell: true})
+			// The page's Hello: a prepared class's students find their
+			// terminals opened ahead.
+			opens := p.openAll(ctx, users, 0, openOpts{retryBusy: true, retryAny: true, probeShell: true, hello: v.prepared})
 			cores := (processCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
 			for _, op := range opens {
 				r.logf("%v", op)

@@ -67,6 +67,10 @@ type openOpts struct {
 	retryAny   bool // any failure: retry too (the browser does)
 	probeShell bool // at the prompt, type a docker command and wait for its answer
 	keep       bool // leave the websocket open (a student idling with the lab open)
+	// hello: the first frame is a Hello, as the browser's page sends it:
+	// the tab's session if it has one (a terminal opened ahead), else a
+	// new one. Without it (the default), every connection gets a new shell.
+	hello bool
 }
 
 type statusAt struct {
@@ -177,10 +181,15 @@ func (p *benchPlatform) attempt(ctx context.Context, u *student, t0 time.Time, o
 		return nil, false, "dial: " + err.Error(), nil
 	}
 	c = terminal.NewClient(ws)
-	c.AckEvery = -1 // a client without HELLO acknowledges nothing
-	if err := c.Resize(80, 24); err != nil {
+	if opts.hello {
+		err = c.Hello(terminal.HelloRequest{Cols: 80, Rows: 24})
+	} else {
+		c.AckEvery = -1 // a client without HELLO acknowledges nothing
+		err = c.Resize(80, 24)
+	}
+	if err != nil {
 		ws.Close()
-		return nil, false, "send size: " + err.Error(), nil
+		return nil, false, "send the first frame: " + err.Error(), nil
 	}
 	var (
 		raw                            []byte

@@ -13,4 +13,6 @@ func (m *Manager) FillWarm(ctx context.Context) bool { return m.fillWarm(ctx) }
 func (m *Manager) SetClock(now func() time.Time) { m.now = now }
 
 // SweepTurn exposes sweepTurn to the tests.
-func (m *Manager) SweepTurn(ctx context.Context, turn int) error { return m.sweepTurn(ctx, false, turn) }
+func (m *Manager) SweepTurn(ctx context.Context, turn int) error {
+	return m.sweepTurn(ctx, false, turn)
+}

@@ -108,6 +108,7 @@ type Manager struct {
 	failures map[Key]int     // probes failed in a row
 	flights  map[Key]*flight // starts under way until ready: one per key, not probed
 	broken   map[Key]string  // sandboxes whose Docker cannot start, and why
+	ready    map[Key]bool    // running and found ready since they last started: opening them needs no probe
 	warmSpec map[string]Spec
 	warm     map[string][]string  // lab → warm sandboxes ready to hand out
 	wanted   map[string]time.Time // lab → until when it is in demand
@@ -146,6 +147,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		failures: map[Key]int{},
 		flights:  map[Key]*flight{},
 		broken:   map[Key]string{},
+		ready:    map[Key]bool{},
 		warm:     map[string][]string{},
 		wanted:   map[string]time.Time{},
 	}
@@ -385,7 +387,9 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 	// The place in line is held until Docker answers: the inner daemon's
 	// start is most of a sandbox's start-up work.
 	release := func() {}
+	known := st.State == Running && m.isReady(key)
 	if st.State != Running {
+		m.unready(key)
 		if err := m.guard(ctx); err != nil {
 			return fail(err)
 		}
@@ -419,10 +423,12 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 	m.Touch(key)
 	ready := make(chan error, 1)
 	go func() {
-		emit(Waiting)
-		err := m.engine.WaitReady(ctx, sb)
-		if err != nil {
-			err = m.checkBroken(key, err)
+		var err error
+		if !known { // one exec, which forty students opening their prepared sandboxes at once pay forty times
+			emit(Waiting)
+			if err = m.engine.WaitReady(ctx, sb); err != nil {
+				err = m.checkBroken(key, err)
+			}
 		}
 		if err == nil && st.State == Missing && m.Prepare != nil {
 			if err = m.Prepare(ctx, sb); err != nil {
@@ -446,6 +452,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 		if err == nil {
 			m.mu.Lock()
 			delete(m.broken, key)
+			m.ready[key] = true
 			m.mu.Unlock()
 			emit(Ready)
 		}
@@ -509,6 +516,21 @@ func (m *Manager) fly(ctx context.Context, key Key) (f *flight, done func(), err
 	}
 }
 
+// isReady says whether key's sandbox was found ready since it last started.
+func (m *Manager) isReady(key Key) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ready[key]
+}
+
+// unready forgets that key's sandbox was ready: it is being started,
+// stopped, restarted or removed, or it failed a probe.
+func (m *Manager) unready(key Key) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ready, key)
+}
+
 // isUrgent says whether the student came for f's sandbox while it started.
 func (m *Manager) isUrgent(f *flight) bool {
 	m.mu.Lock()
@@ -555,6 +577,9 @@ func (m *Manager) claimWarm(ctx context.Context, key Key, emit func(Phase)) (*Sa
 		return nil, nil, false
 	}
 	m.Touch(key)
+	m.mu.Lock()
+	m.ready[key] = true
+	m.mu.Unlock()
 	emit(Ready)
 	ready := make(chan error, 1)
 	ready <- nil
@@ -590,6 +615,7 @@ func (m *Manager) checkBroken(key Key, err error) error {
 	m.mu.Lock()
 	_, known := m.broken[key]
 	m.broken[key] = b.Cause
+	delete(m.ready, key)
 	delete(m.failures, key)
 	m.mu.Unlock()
 	if !known {
@@ -619,6 +645,7 @@ func (m *Manager) Touch(key Key) {
 
 // Reset removes key's sandbox; the next Open makes a fresh one.
 func (m *Manager) Reset(ctx context.Context, key Key) error {
+	m.unready(key)
 	if err := m.engine.Remove(ctx, key); err != nil {
 		return err
 	}
@@ -888,6 +915,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 			return nil
 		}
 		m.mu.Lock()
+		delete(m.ready, r.Key)
 		m.failures[r.Key]++
 		n := m.failures[r.Key]
 		m.mu.Unlock()
@@ -908,6 +936,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 }
 
 func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
+	m.unready(r.Key)
 	if err := m.engine.Stop(ctx, r.Key); err != nil {
 		return err
 	}
@@ -925,6 +954,7 @@ func (m *Manager) recover(ctx context.Context, key Key, why, code string) error 
 	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
 	m.mu.Lock()
 	delete(m.failures, key)
+	delete(m.ready, key)
 	m.mu.Unlock()
 	if err := m.engine.Restart(ctx, key); err != nil {
 		var b *BrokenError

@@ -328,6 +328,40 @@ func TestProbesTakeTurns(t *testing.T) {
 	}
 }
 
+// TestOpenReadyNeedsNoProbe: opening a sandbox found ready since it last
+// started asks the engine for no readiness probe (one exec each, which a
+// prepared class opening at once pays forty times); one that was stopped,
+// or failed a probe, is probed again.
+func TestOpenReadyNeedsNoProbe(t *testing.T) {
+	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
+	for range 3 {
+		if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fake.Waits(); n != 1 {
+		t.Fatalf("3 opens of a ready sandbox: %d readiness probes, want 1", n)
+	}
+	fake.SetProbe(errors.New("exec failed"))
+	m.Sweep(ctx, false)
+	fake.SetProbe(nil)
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.Waits(); n != 2 {
+		t.Errorf("open after a failed probe: %d readiness probes in all, want 2", n)
+	}
+	if err := m.Reset(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.Waits(); n != 3 {
+		t.Errorf("open after a reset: %d readiness probes in all, want 3", n)
+	}
+}
+
 func TestRecovery(t *testing.T) {
 	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
 	events, cancel := m.Subscribe(alice)

@@ -72,7 +72,8 @@ type Session struct {
 	holdPos    uint64
 	holdTimer  *time.Timer
 	graceTimer *time.Timer
-	pending    []byte // input before the TTY is open
+	pending    []byte        // input before the TTY is open
+	unclaimed  time.Duration // preopened, no student yet: how long to wait for one (Preopen)
 	cols, rows uint
 	status     []byte // the last Status frame, for clients that attach later
 	ended      bool
@@ -270,6 +271,7 @@ func (s *Session) attach(c *conn, offset uint64, resume, isNew bool) (HelloReply
 	s.clients[c] = struct{}{}
 	if !c.viewer {
 		s.students++
+		s.unclaimed = 0
 		s.holding = false
 		if s.holdTimer != nil {
 			s.holdTimer.Stop()
@@ -326,7 +328,10 @@ func (s *Session) idle() {
 		s.graceTimer.Stop()
 	}
 	grace := s.reg.cfg.Grace
-	if s.tty == nil { // still opening: a closed tab leaves the start queue
+	switch {
+	case s.unclaimed > 0: // opened ahead for its student
+		grace = s.unclaimed
+	case s.tty == nil: // still opening: a closed tab leaves the start queue
 		grace = min(grace, s.reg.cfg.OpeningGrace)
 	}
 	s.graceTimer = time.AfterFunc(grace, func() {

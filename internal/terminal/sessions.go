@@ -202,6 +202,43 @@ func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, op
 	return s, old, nil
 }
 
+// Preopen opens a resumable shell for owner's tab before anyone asks (a
+// class prepared before the lesson): the tab's first client that does not
+// ask for a fresh shell attaches to it and finds the prompt there, where a
+// new shell costs an exec and a login shell's start, which a class opening
+// at once pays forty times over. The session waits up to wait for that
+// client; a tab that has a session keeps it.
+func (r *Sessions) Preopen(owner, tab string, cols, rows uint, opts Options, wait time.Duration) error {
+	if tab == "" {
+		tab = "1"
+	}
+	opts.Owner, opts.Tab = owner, tab
+	r.mu.Lock()
+	_, taken := r.byTab[tabKey{owner, tab}]
+	r.mu.Unlock()
+	if taken {
+		return nil
+	}
+	s, old, err := r.create(owner, tab, false, cols, rows, &opts)
+	if err != nil {
+		return err
+	}
+	if old != nil { // opened meanwhile by its student: theirs wins
+		r.mu.Lock()
+		r.byTab[tabKey{owner, tab}] = old
+		r.mu.Unlock()
+		s.end("closed", "", websocket.CloseNormalClosure)
+		r.wg.Done() // for the open that will not run
+		return nil
+	}
+	s.mu.Lock()
+	s.unclaimed = wait
+	s.idle()
+	s.mu.Unlock()
+	go s.open(&opts)
+	return nil
+}
+
 func (r *Sessions) remove(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -707,3 +707,48 @@ func TestClosedTabLeavesTheLine(t *testing.T) {
 		t.Fatal("the closed tab is still in line")
 	}
 }
+
+// TestPreopen: a shell opened ahead (a class prepared) is the tab's: the
+// student's first page attaches to it and finds its output there; it
+// waits for that student only so long; a tab with a shell keeps it.
+func TestPreopen(t *testing.T) {
+	h := newHarness(t, Config{Grace: time.Minute})
+	opts := Options{Shell: fakeShell{h.fake}}
+	if err := h.reg.Preopen("u1/lab", "1", 80, 24, opts, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s := h.reg.Session("u1/lab", "1")
+	if s == nil {
+		t.Fatal("no session for the tab after Preopen")
+	}
+	s.input([]byte("echo pid=$$ ahead$((6*7))\n"))
+	waitFor(t, "the preopened shell's output", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return strings.Contains(string(s.ring.buf), "ahead42")
+	})
+	c := h.open(t, "", HelloRequest{})
+	if c.Session != s.ID() || c.Last.New {
+		t.Fatalf("the student's first page: %+v, want the preopened session %s", c.Last, s.ID())
+	}
+	pid := pidOf(t, mustRead(t, c, "ahead42"))
+	c.Send("echo mine=$$\n")
+	mustRead(t, c, "mine="+pid)
+
+	// A tab that has a shell keeps it.
+	if err := h.reg.Preopen("u1/lab", "1", 80, 24, opts, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.reg.Session("u1/lab", "1"); got != s {
+		t.Errorf("Preopen replaced the tab's session")
+	}
+
+	// Nobody comes: it ends after its wait, not the grace period.
+	if err := h.reg.Preopen("u2/lab", "1", 80, 24, opts, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if h.reg.Session("u2/lab", "1") == nil {
+		t.Fatal("no session after Preopen")
+	}
+	waitFor(t, "the unclaimed session to end", func() bool { return h.reg.Session("u2/lab", "1") == nil })
+}

@@ -49,6 +49,14 @@ const (
 	LabelLab      = "handson.lab"
 )
 
+// cpuShares is a sandbox's CPU weight against the host's own processes
+// (1024 each: Docker's daemons, which create sandboxes and run every exec,
+// and the platform): when a class starts at once, the work that gives
+// students their prompts goes before the sandboxes' own (their dockerds
+// starting), which takes what is left. Sandboxes weigh the same among
+// themselves.
+const cpuShares = 256
+
 // MaxOutput caps what Exec keeps of a command's output.
 const MaxOutput = 64 << 10
 
@@ -238,6 +246,7 @@ func (e *Engine) create(ctx context.Context, name, lab string, labels map[string
 				Memory:     spec.Limits.MemoryBytes,
 				MemorySwap: spec.Limits.MemoryBytes, // no swap on top
 				NanoCPUs:   int64(spec.Limits.CPUs * 1e9),
+				CPUShares:  cpuShares,
 				PidsLimit:  &pids,
 				Ulimits:    []*container.Ulimit{{Name: "nofile", Soft: spec.Limits.OpenFiles, Hard: spec.Limits.OpenFiles}},
 				Devices: []container.DeviceMapping{

@@ -34,6 +34,7 @@ type Fake struct {
 	States    map[sandbox.Key]*sandbox.Status // what Status and List report
 	ProbeErr  error                           // what Probe answers
 	Probed    []sandbox.Key                   // every Probe, in order
+	Waited    int                             // WaitReady calls
 	Gate      chan struct{}                   // when set, Ensure waits for it
 	Memory    *sandbox.Capacity               // what Capacity answers; nil: plenty
 
@@ -70,7 +71,15 @@ func (f *Fake) Ensure(ctx context.Context, key sandbox.Key, spec sandbox.Spec, p
 func (f *Fake) WaitReady(ctx context.Context, sb *sandbox.Sandbox) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.Waited++
 	return f.ProbeErr
+}
+
+// Waits says how many times WaitReady was called.
+func (f *Fake) Waits() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Waited
 }
 
 // StartDocker answers at once, or with ProbeErr.
