@@ -88,12 +88,12 @@ type sandboxShell struct {
 	spec  sandbox.Spec
 	lang  string
 	env   []string     // for the shell: HANDSON_USER
-	ready <-chan error // once the sandbox's own Docker answers
+	ready <-chan error // once the sandbox is ready
 }
 
 // Open starts the sandbox and a login shell in it; the shell opens as soon
-// as the sandbox runs, its Docker may need a few more seconds (the image's
-// docker command waits for it).
+// as the sandbox runs (its Docker starts on the first docker command,
+// which waits for it).
 func (sh *sandboxShell) Open(ctx context.Context, cols, rows uint, status func(state, msg string)) (terminal.TTY, error) {
 	tty, ready, err := sh.s.Sandboxes.Shell(ctx, sh.key, sh.spec, cols, rows, func(ev sandbox.Event) {
 		switch {
@@ -111,8 +111,8 @@ func (sh *sandboxShell) Open(ctx context.Context, cols, rows uint, status func(s
 	return tty, nil
 }
 
-// Opened says when the sandbox's Docker answers (or will not), and ends
-// the session with the sandbox.
+// Opened says when the sandbox is ready (or will not be), and ends the
+// session with the sandbox.
 func (sh *sandboxShell) Opened(ctx context.Context, sess *terminal.Session) {
 	events, cancel := sh.s.Sandboxes.Subscribe(sh.key)
 	defer cancel()

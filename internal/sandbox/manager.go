@@ -87,7 +87,7 @@ type Manager struct {
 	// *BrokenError), once per start: the host may be at fault.
 	Broken func(key Key, cause string)
 	// Prepare, when set, readies a new sandbox for its lab (files, setup)
-	// once its Docker answers, before it counts as ready. Warm sandboxes
+	// once its init has prepared it, before it counts as ready. Warm sandboxes
 	// are prepared when they are made (sb.Key has only the lab then).
 	Prepare func(ctx context.Context, sb *Sandbox) error
 	// Group, when set, names the line key's start waits in when many
@@ -325,7 +325,7 @@ func (m *Manager) Addr(ctx context.Context, key Key) (netip.Addr, error) {
 
 // Shell starts key's sandbox as Start does and opens a login shell for
 // the student in it, of cols×rows with env added; ready yields once the
-// sandbox's own Docker answers (nil) or will not.
+// sandbox is ready (nil) or will not be.
 func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint, progress func(Event), env ...string) (_ TTY, ready <-chan error, _ error) {
 	sb, ready, err := m.Start(ctx, key, spec, progress)
 	if err != nil {
@@ -338,8 +338,8 @@ func (m *Manager) Shell(ctx context.Context, key Key, spec Spec, cols, rows uint
 	return tty, ready, nil
 }
 
-// Open returns key's sandbox once its own Docker answers, starting or
-// creating it as needed. Progress goes to progress and to subscribers.
+// Open returns key's sandbox once it is ready, starting or creating it
+// as needed. Progress goes to progress and to subscribers.
 func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Event)) (*Sandbox, error) {
 	sb, ready, err := m.Start(ctx, key, spec, progress)
 	if err != nil {
@@ -352,7 +352,7 @@ func (m *Manager) Open(ctx context.Context, key Key, spec Spec, progress func(Ev
 }
 
 // Start returns key's sandbox as soon as it runs (a shell can open), and a
-// channel that yields once its own Docker answers (nil) or will not. Its
+// channel that yields once it is ready (nil) or will not be. Its
 // news (phases; its place in line when many start at once, KindQueued)
 // goes to progress and to key's subscribers. ctx ending leaves the line.
 // One start per key runs at a time: a second waits for the first and finds
@@ -384,8 +384,8 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 			return sb, ready, nil
 		}
 	}
-	// The place in line is held until Docker answers: the inner daemon's
-	// start is most of a sandbox's start-up work.
+	// The place in line is held until the sandbox is ready (and, for one
+	// made ahead, its Docker answers).
 	release := func() {}
 	known := st.State == Running && m.isReady(key)
 	if st.State != Running {
