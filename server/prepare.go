@@ -158,13 +158,9 @@ func (s *Server) preopen(ctx context.Context, m store.Member, lab *content.Lab, 
 	if i18n.Supported(m.Lang) {
 		lang = m.Lang
 	}
-	record := false
-	if s.Terminals.Config().RecordDir != "" {
-		classRecords, err := s.Store.Recorded(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		record = lab.Record || classRecords
+	record, err := s.recorded(ctx, m.ID, lab)
+	if err != nil {
+		return err
 	}
 	key := sandbox.Key{UserID: m.ID, Lab: lab.ID}
 	return s.Terminals.Preopen(terminalOwner(key.UserID, key.Lab), "1", 80, 24, terminal.Options{

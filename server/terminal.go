@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"handson/content"
 	"handson/internal/apperr"
 	"handson/internal/sandbox"
 	"handson/internal/terminal"
@@ -48,15 +49,9 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		return s.viewTerminal(w, r, lab.ID, tab)
 	}
 	key := sandbox.Key{UserID: userOf(r).ID, Lab: lab.ID}
-	// Recorded when the server keeps recordings and the lab or one of the
-	// student's classes asks for it; the page shows a REC badge then.
-	record := false
-	if s.Terminals.Config().RecordDir != "" {
-		classRecords, err := s.Store.Recorded(r.Context(), key.UserID)
-		if err != nil {
-			return err
-		}
-		record = lab.Record || classRecords
+	record, err := s.recorded(r.Context(), key.UserID, lab)
+	if err != nil {
+		return err
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -76,6 +71,17 @@ func (s *Server) terminal(w http.ResponseWriter, r *http.Request) error {
 		s.Log.Info("terminal ended", "user", key.UserID, "lab", key.Lab, "tab", tab, "err", err)
 	}
 	return nil
+}
+
+// recorded says whether user's terminals of lab are recorded: when the
+// server keeps recordings and the lab or one of the student's classes asks
+// for it (the page shows a REC badge then).
+func (s *Server) recorded(ctx context.Context, user int64, lab *content.Lab) (bool, error) {
+	if s.Terminals.Config().RecordDir == "" {
+		return false, nil
+	}
+	classRecords, err := s.Store.Recorded(ctx, user)
+	return lab.Record || classRecords, err
 }
 
 // sandboxShell is a terminal session's shell in the student's sandbox: it

@@ -181,7 +181,7 @@ func (r *Sessions) Serve(ctx context.Context, ws *websocket.Conn, opts Options) 
 	c.mu.Lock()
 	cols, rows := uint(c.cols), uint(c.rows)
 	c.mu.Unlock()
-	s, old, err := r.create(opts.Owner, opts.Tab, hello == nil, cols, rows, &opts)
+	s, old, err := r.create(opts.Owner, opts.Tab, hello == nil, cols, rows, &opts, 0)
 	if err != nil {
 		msg := newsPrefix + "shutdown"
 		if errors.Is(err, errTooMany) {

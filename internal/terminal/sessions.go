@@ -171,12 +171,17 @@ func (r *Sessions) find(owner, tab, id string) (s *Session, same bool) {
 var errTooMany = errors.New("too many terminals")
 
 // create registers a new session; a resumable one becomes its tab's
-// session, replacing the previous one. The caller must run s.open.
-func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, opts *Options) (*Session, *Session, error) {
+// session, replacing the previous one. The caller must run s.open. A
+// session opened ahead (unclaimed > 0: how long it waits for its student)
+// is not made when the tab has one: create returns no session then.
+func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, opts *Options, unclaimed time.Duration) (*Session, *Session, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil, nil, errors.New("server closing")
+	}
+	if _, taken := r.byTab[tabKey{owner, tab}]; taken && unclaimed > 0 {
+		return nil, nil, nil
 	}
 	if !ephemeral {
 		n := 0
@@ -190,7 +195,7 @@ func (r *Sessions) create(owner, tab string, ephemeral bool, cols, rows uint, op
 		}
 	}
 	s := newSession(r, newID(), owner, tab, ephemeral, opts)
-	s.cols, s.rows = cols, rows
+	s.cols, s.rows, s.unclaimed = cols, rows, unclaimed
 	r.wg.Add(1) // for s.open, which the caller starts; Close waits for it
 	r.byID[s.id] = s
 	var old *Session
@@ -212,28 +217,18 @@ func (r *Sessions) Preopen(owner, tab string, cols, rows uint, opts Options, wai
 	if tab == "" {
 		tab = "1"
 	}
-	opts.Owner, opts.Tab = owner, tab
-	r.mu.Lock()
-	_, taken := r.byTab[tabKey{owner, tab}]
-	r.mu.Unlock()
-	if taken {
-		return nil
+	if wait <= 0 {
+		wait = r.cfg.Grace
 	}
-	s, old, err := r.create(owner, tab, false, cols, rows, &opts)
-	if err != nil {
+	opts.Owner, opts.Tab = owner, tab
+	s, _, err := r.create(owner, tab, false, cols, rows, &opts, wait)
+	if err != nil || s == nil { // a tab that has a session keeps it
 		return err
 	}
-	if old != nil { // opened meanwhile by its student: theirs wins
-		r.mu.Lock()
-		r.byTab[tabKey{owner, tab}] = old
-		r.mu.Unlock()
-		s.end("closed", "", websocket.CloseNormalClosure)
-		r.wg.Done() // for the open that will not run
-		return nil
-	}
 	s.mu.Lock()
-	s.unclaimed = wait
-	s.idle()
+	if len(s.clients) == 0 { // its student may have come already
+		s.idle()
+	}
 	s.mu.Unlock()
 	go s.open(&opts)
 	return nil
