@@ -109,9 +109,12 @@ type Manager struct {
 	flights  map[Key]*flight // starts under way until ready: one per key, not probed
 	broken   map[Key]string  // sandboxes whose Docker cannot start, and why
 	ready    map[Key]bool    // running and found ready since they last started: opening them needs no probe
+	lives    map[Key]int     // bumped when the manager stops, restarts or removes a sandbox: a probe's verdict on an earlier life is void
 	warmSpec map[string]Spec
 	warm     map[string][]string  // lab → warm sandboxes ready to hand out
 	wanted   map[string]time.Time // lab → until when it is in demand
+
+	sweeping sync.Mutex
 
 	capMu sync.Mutex
 	cap   Capacity // the engine's, as of capAt
@@ -148,6 +151,7 @@ func NewManager(engine Engine, reg Records, policy Policy, log *slog.Logger) *Ma
 		flights:  map[Key]*flight{},
 		broken:   map[Key]string{},
 		ready:    map[Key]bool{},
+		lives:    map[Key]int{},
 		warm:     map[string][]string{},
 		wanted:   map[string]time.Time{},
 	}
@@ -525,10 +529,13 @@ func (m *Manager) isReady(key Key) bool {
 
 // unready forgets that key's sandbox was ready: it is being started,
 // stopped, restarted or removed, or it failed a probe.
+// unready forgets that key's sandbox was ready, and starts its next life:
+// called before and after the manager stops, restarts or removes it.
 func (m *Manager) unready(key Key) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.ready, key)
+	m.lives[key]++
 }
 
 // isUrgent says whether the student came for f's sandbox while it started.
@@ -646,6 +653,7 @@ func (m *Manager) Touch(key Key) {
 // Reset removes key's sandbox; the next Open makes a fresh one.
 func (m *Manager) Reset(ctx context.Context, key Key) error {
 	m.unready(key)
+	defer m.unready(key)
 	if err := m.engine.Remove(ctx, key); err != nil {
 		return err
 	}
@@ -826,6 +834,8 @@ func probeTurn(key Key, n int) int {
 // sweep looks at every sandbox: age, idleness, disk, and the health of
 // those probe picks and of those whose last probe failed.
 func (m *Manager) sweep(ctx context.Context, disk bool, probe func(Key) bool) error {
+	m.sweeping.Lock() // one at a time: two would judge and restart one sandbox twice
+	defer m.sweeping.Unlock()
 	if err := m.flush(ctx); err != nil {
 		return err
 	}
@@ -870,6 +880,9 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 	if r.State != Running {
 		return nil
 	}
+	m.mu.Lock()
+	life := m.lives[r.Key]
+	m.mu.Unlock()
 	st, err := m.engine.Status(ctx, r.Key, disk && m.policy.DiskLimit > 0)
 	if err != nil {
 		return err
@@ -886,7 +899,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 		if st.OOMKilled {
 			why, code = "ran out of memory", "oom"
 		}
-		return m.recover(ctx, r.Key, why, code)
+		return m.recover(ctx, r.Key, life, why, code)
 
 	case st.DiskBytes > m.policy.DiskLimit && m.policy.DiskLimit > 0:
 		return m.stop(ctx, r, news(KindDisk, "disk", bytesText(st.DiskBytes), bytesText(m.policy.DiskLimit)))
@@ -915,6 +928,10 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 			return nil
 		}
 		m.mu.Lock()
+		if m.lives[r.Key] != life { // see recover
+			m.mu.Unlock()
+			return nil
+		}
 		delete(m.ready, r.Key)
 		m.failures[r.Key]++
 		n := m.failures[r.Key]
@@ -925,7 +942,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 			if errors.Is(err, ErrProcessesFull) {
 				why, code = "ran out of processes (a fork bomb?)", "pids"
 			}
-			return m.recover(ctx, r.Key, why, code)
+			return m.recover(ctx, r.Key, life, why, code)
 		}
 		return nil
 	}
@@ -937,6 +954,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 
 func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
 	m.unready(r.Key)
+	defer m.unready(r.Key)
 	if err := m.engine.Stop(ctx, r.Key); err != nil {
 		return err
 	}
@@ -948,14 +966,22 @@ func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
 	return nil
 }
 
-// recover restarts a sandbox that died or hangs; why says what happened, in
-// English for the log and the event, and code names it for translations.
-func (m *Manager) recover(ctx context.Context, key Key, why, code string) error {
-	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
+// recover restarts a sandbox that died or hangs, as seen in its life; why
+// says what happened, in English for the log and the event, and code names
+// it for translations. A verdict on an earlier life is void: the sandbox
+// was stopped, restarted or removed since, and restarting the new one
+// would close its student's shell for nothing.
+func (m *Manager) recover(ctx context.Context, key Key, life int, why, code string) error {
 	m.mu.Lock()
+	if m.lives[key] != life {
+		m.mu.Unlock()
+		return nil
+	}
 	delete(m.failures, key)
-	delete(m.ready, key)
 	m.mu.Unlock()
+	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
+	m.unready(key)
+	defer m.unready(key)
 	if err := m.engine.Restart(ctx, key); err != nil {
 		var b *BrokenError
 		if errors.As(err, &b) {

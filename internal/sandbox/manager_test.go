@@ -399,6 +399,41 @@ func TestRecovery(t *testing.T) {
 	}
 }
 
+// TestStaleProbeIsVoid: a probe that began before the sandbox was reset
+// (hung on the fork bomb the reset cleared) answers after it; its verdict
+// is on the sandbox that was, and must not restart the fresh one (it did,
+// closing the student's shell).
+func TestStaleProbeIsVoid(t *testing.T) {
+	m, fake, _ := newManager(t, sandbox.DefaultPolicy())
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetProbe(fmt.Errorf("%w: 510 of 512 processes", sandbox.ErrProcessesFull))
+	m.Sweep(ctx, false) // one failed probe: not yet restarted
+	hung := make(chan struct{})
+	fake.HoldProbes(hung)
+	swept := make(chan error)
+	go func() { swept <- m.Sweep(ctx, false) }()
+	for len(fake.Probes()) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	fake.HoldProbes(nil)
+	fake.SetProbe(nil)
+	if err := m.Reset(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open(ctx, alice, sandbox.Spec{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(hung)
+	if err := <-swept; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, restarted, _ := fake.Calls(); len(restarted) != 0 {
+		t.Errorf("the fresh sandbox was restarted on the old one's probe")
+	}
+}
+
 // TestSlowIsNotRecovered: the false recovery of a class's first minute. A
 // sandbox still starting, or whose Docker answers slowly on a busy host,
 // is never restarted (that closed students' shells); only evidence that a

@@ -36,6 +36,7 @@ type Fake struct {
 	Probed    []sandbox.Key                   // every Probe, in order
 	Waited    int                             // WaitReady calls
 	Gate      chan struct{}                   // when set, Ensure waits for it
+	ProbeGate chan struct{}                   // when set, a Probe waits for it, then answers what it found on entry
 	Memory    *sandbox.Capacity               // what Capacity answers; nil: plenty
 
 	warmed                        int
@@ -193,9 +194,21 @@ func (f *Fake) Addr(ctx context.Context, key sandbox.Key) (netip.Addr, error) {
 // Probe fails while ProbeErr is set.
 func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.Probed = append(f.Probed, key)
-	return f.ProbeErr
+	err, gate := f.ProbeErr, f.ProbeGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return err
+}
+
+// HoldProbes makes the Probes that start from now wait for gate (nil:
+// none wait).
+func (f *Fake) HoldProbes(gate chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ProbeGate = gate
 }
 
 // Probes returns a copy of the keys probed, in order.
