@@ -113,6 +113,7 @@ type Manager struct {
 	warmSpec map[string]Spec
 	warm     map[string][]string  // lab → warm sandboxes ready to hand out
 	wanted   map[string]time.Time // lab → until when it is in demand
+	claimed  time.Time            // when a student last took a warm sandbox
 
 	sweeping sync.Mutex
 
@@ -251,6 +252,12 @@ func (m *Manager) takeWarm(lab string) string {
 // one for the emptiest lab in demand below the pool size, unless students'
 // sandboxes are starting (they come first) or memory would not leave room
 // for as many starts as run at once. It reports whether it did either.
+// refillQuiet is how long after a student took a warm sandbox the pool
+// waits to refill: a class takes its sandboxes within seconds, and a refill
+// then (a start and a dockerd, 2.5 CPU-s each) would compete with the
+// students' first commands.
+const refillQuiet = 10 * time.Second
+
 func (m *Manager) fillWarm(ctx context.Context) bool {
 	if m.policy.WarmPool <= 0 {
 		return false
@@ -268,8 +275,9 @@ func (m *Manager) fillWarm(ctx context.Context) bool {
 			return true
 		}
 	}
+	quiet := now.Sub(m.claimed) >= refillQuiet
 	m.mu.Unlock()
-	if running, waiting := m.starts.load(); running+waiting > 0 {
+	if running, waiting := m.starts.load(); running+waiting > 0 || !quiet {
 		return false
 	}
 	if c, ok := m.capacity(false); m.policy.MemReserve > 0 && m.roomIn(c, ok, 0) <= m.policy.MaxStarts {
@@ -586,6 +594,7 @@ func (m *Manager) claimWarm(ctx context.Context, key Key, emit func(Phase)) (*Sa
 	m.Touch(key)
 	m.mu.Lock()
 	m.ready[key] = true
+	m.claimed = now
 	m.mu.Unlock()
 	emit(Ready)
 	ready := make(chan error, 1)

@@ -607,7 +607,12 @@ func TestWarmPool(t *testing.T) {
 	if r, ok := record(t, db, alice); !ok || r.State != sandbox.Running {
 		t.Errorf("record = %+v %v", r, ok)
 	}
-	// The pool refills; other labs and a second claim of the same key do not take from it.
+	// The pool refills once students stop taking from it; other labs and
+	// a second claim of the same key do not take from it.
+	if m.FillWarm(ctx) {
+		t.Error("the pool refilled while a class was taking from it")
+	}
+	clk.advance(10 * time.Second)
 	if !m.FillWarm(ctx) || m.FillWarm(ctx) {
 		t.Error("pool did not refill to exactly 2")
 	}
