@@ -34,17 +34,24 @@ else
 fi
 
 mounts=$(get '{{range .Mounts}}{{.Type}}|{{.Source}}|{{.Destination}}|{{.RW}}{{println}}{{end}}' | sort)
-bad=0
+sock=0 system=0 rw=0
 while IFS='|' read -r type src dst rw; do
   [ -n "$type" ] || continue
   case "$src$dst" in
-    *docker.sock*) res WARN 5.31 "Docker socket mounted: $src -> $dst"; bad=1; continue ;;
+    *docker.sock*) res WARN 5.31 "Docker socket mounted: $src -> $dst"; sock=1; continue ;;
   esac
-  if [ "$type" = bind ] && [ "$rw" = true ]; then
-    res WARN 5.5 "host directory mounted read-write: $src -> $dst"; bad=1
-  fi
+  [ "$type" = bind ] || continue
+  # CIS 5.5: the host's system directories, read-write or not.
+  case "$src" in
+    / | /boot | /boot/* | /dev | /dev/* | /etc | /etc/* | /lib | /lib/* | /proc | /proc/* | /sys | /sys/* | /usr | /usr/*)
+      res WARN 5.5 "sensitive host directory mounted: $src -> $dst"; system=1; continue ;;
+  esac
+  # Not a CIS item: any host folder the container can write to.
+  [ "$rw" = true ] && { res WARN mount "host folder mounted read-write: $src -> $dst"; rw=1; }
 done <<<"$mounts"
-[ "$bad" = 0 ] && res PASS 5.5 "no Docker socket, no host folder mounted read-write"
+[ "$sock" = 0 ] && res PASS 5.31 "Docker socket not mounted"
+[ "$system" = 0 ] && res PASS 5.5 "no sensitive host directory mounted"
+[ "$rw" = 0 ] && res PASS mount "no host folder mounted read-write"
 
 mem=$(get '{{.HostConfig.Memory}}')
 if [ "${mem:-0}" -gt 0 ] 2>/dev/null; then
