@@ -91,5 +91,8 @@ case "$(get '{{.Config.Image}}')" in
   *) res WARN image "image named by a tag, which can change: pin it by digest (name@sha256:...)" ;;
 esac
 
-echo "Runtime: Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null), runc $(docker version -f '{{range .Server.Components}}{{if eq .Name "runc"}}{{.Version}}{{end}}{{end}}' 2>/dev/null)"
+# The daemon's own version lacks the distribution's patch level (+deb12u1):
+# the package's version says which security updates are in.
+pkg() { v=$(dpkg-query -W -f '${Version}' "$1" 2>/dev/null) && echo " (package $1 $v)"; }
+echo "Runtime: Docker $(docker version -f '{{.Server.Version}}' 2>/dev/null)$(pkg docker.io), runc $(docker version -f '{{range .Server.Components}}{{if eq .Name "runc"}}{{.Version}}{{end}}{{end}}' 2>/dev/null)$(pkg runc)"
 echo "$warn warning(s)"
