@@ -249,8 +249,8 @@ func matchTranslation(primary, t *Lab, lang string) Errors {
 			add(s.Line, s.idCol, "step %d has id %q, %s", i+1, s.ID, want)
 			continue
 		}
-		if s.Check != "" || s.Solve != "" || s.Setup != "" {
-			add(s.Line, 1, "translations carry no check, solve or setup blocks: scripts are written once, in %s", pf)
+		if s.Check != "" || s.Solve != "" || s.Setup != "" || len(s.Cheats)+len(s.Variants) > 0 {
+			add(s.Line, 1, "translations carry no check, solve, setup, cheat or variant blocks: scripts are written once, in %s", pf)
 		}
 		if len(s.Hints) > 0 && p.Check == "" {
 			add(s.Line, 1, "step %q has hints but no check in %s: hints are shown after a failed check", s.ID, pf)

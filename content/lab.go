@@ -50,6 +50,11 @@ type Step struct {
 	Check string // script run in the sandbox as root; exit 0 passes
 	Solve string // reference solution, run as the student by `handson lab test`
 	Setup string // run as root before the step, hidden from the student
+	// Cheats are what a student might do to pass without doing the step
+	// (run as the student): the check must fail after each. Variants are
+	// other valid ways to do it: the check must pass after each. Only
+	// `handson lab test` runs them, each on a sandbox of its own.
+	Cheats, Variants []string
 
 	idCol int // column of "{#" in the heading
 }

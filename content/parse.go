@@ -64,10 +64,10 @@ const frontMatterFields = "id, title, duration, lang, image, resources, ports, t
 
 // Roles a fenced block can have: its info string is a language, then one
 // role ("```bash exec"), or the role alone ("```check").
-var roles = map[string]bool{"exec": true, "copy": true, "check": true, "solve": true, "hint": true, "setup": true}
+var roles = map[string]bool{"exec": true, "copy": true, "check": true, "solve": true, "hint": true, "setup": true, "cheat": true, "variant": true}
 
 // roleList is roles in the order the documentation gives them.
-const roleList = "exec, copy, check, hint, solve, setup"
+const roleList = "exec, copy, check, hint, solve, setup, cheat, variant"
 
 var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -105,6 +105,7 @@ type section struct {
 	intro               bool
 	md                  []string
 	hints               []string
+	cheats, variants    []string
 	check, solve, setup string
 	hasCheck, hasSolve  bool
 	hasSetup            bool
@@ -170,6 +171,7 @@ func (p *parser) parse(src []byte) *Lab {
 	for i, st := range lab.Steps {
 		sec := steps[i]
 		st.Check, st.Solve, st.Setup = sec.check, sec.solve, sec.setup
+		st.Cheats, st.Variants = sec.cheats, sec.variants
 		if st.HTML, err = Render(strings.Join(sec.md, "\n")); err != nil {
 			p.errorf(sec.line, 1, "render: %v", err)
 		}
@@ -182,6 +184,9 @@ func (p *parser) parse(src []byte) *Lab {
 		}
 		if st.Check != "" && st.Solve == "" {
 			p.errorf(st.Line, 1, "step %q has a check but no solve block: 'handson lab test' needs one to prove the check", st.ID)
+		}
+		if st.Check == "" && len(st.Cheats)+len(st.Variants) > 0 {
+			p.errorf(st.Line, 1, "step %q has cheat or variant blocks but no check for them to test", st.ID)
 		}
 	}
 	return lab
@@ -402,7 +407,7 @@ func nearRole(w string) string {
 	if len(w) < 3 {
 		return ""
 	}
-	for _, r := range []string{"exec", "copy", "check", "hint", "solve", "setup"} {
+	for _, r := range []string{"exec", "copy", "check", "hint", "solve", "setup", "cheat", "variant"} {
 		if editDistance(lw, r) <= 2 || strings.HasPrefix(lw, r) {
 			return r
 		}
@@ -454,7 +459,7 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		*have, *dst = true, body
 	}
 	switch role {
-	case "check", "solve", "hint":
+	case "check", "solve", "hint", "cheat", "variant":
 		if sec.intro {
 			p.errorf(open+1, 1, "%s blocks belong inside a step (after a '## Title {#id}' heading)", role)
 			return
@@ -467,18 +472,25 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		script(&sec.hasSolve, &sec.solve)
 	case "setup":
 		script(&sec.hasSetup, &sec.setup)
-	case "hint":
+	case "hint", "cheat", "variant":
 		if strings.TrimSpace(body) == "" {
-			p.errorf(open+1, 1, "empty hint block")
+			p.errorf(open+1, 1, "empty %s block", role)
 		}
-		sec.hints = append(sec.hints, body)
+		switch role {
+		case "hint":
+			sec.hints = append(sec.hints, body)
+		case "cheat":
+			sec.cheats = append(sec.cheats, body)
+		default:
+			sec.variants = append(sec.variants, body)
+		}
 	default: // plain, exec and copy blocks stay in the guide
 		sec.md = append(sec.md, lines[open:min(close+1, len(lines))]...)
 	}
 }
 
 // hidden are the roles of blocks students must not see.
-var hidden = map[string]bool{"check": true, "solve": true, "setup": true, "hint": true}
+var hidden = map[string]bool{"check": true, "solve": true, "setup": true, "hint": true, "cheat": true, "variant": true}
 
 // indentedScript reports a check, solve, setup or hint block indented by
 // four or more spaces (in a list item, say): it would not be taken out of

@@ -2,8 +2,10 @@
 // code: for each lab a fresh sandbox, its assets and setup, then for each
 // step in order its setup, its check (which must fail: nothing is done
 // yet), its solve (which must succeed), and its check again (which must
-// pass). Every script runs through internal/labrun, exactly as on the
-// server.
+// pass). Then each step's cheats (the check must fail after each) and
+// variants (other valid ways: the check must pass), on sandboxes brought to
+// the step by the solves before it. Every script runs through
+// internal/labrun, exactly as on the server.
 package labtest
 
 import (
@@ -208,24 +210,10 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 		r.remove(key)
 	}()
 
-	if e.Assets != nil {
-		t := time.Now()
-		if err := r.labs.CopyAssets(ctx, sb, e.Assets); err != nil {
-			lr.Error = &Problem{Message: "copying assets/ into the sandbox failed: " + err.Error()}
-			r.labError(lr)
-			return lr
-		}
-		r.verbosef("    assets copied (%s)\n", secs(time.Since(t)))
-	}
-	if lab.Setup != "" {
-		res, p := r.script(ctx, sb, "root", "lab setup", lab.Setup)
-		if p != nil {
-			lr.Error = p
-			r.labError(lr)
-			return lr
-		}
-		r.verbosef("    lab setup (%s)\n", secs(res.Duration))
-		r.verboseOutput(string(res.Output))
+	if p := r.prepare(ctx, e, sb); p != nil {
+		lr.Error = p
+		r.labError(lr)
+		return lr
 	}
 
 	var failed string // the step that left the sandbox in an unknown state
@@ -252,7 +240,154 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 			break
 		}
 	}
+	if failed == "" && ctx.Err() == nil {
+		r.trials(ctx, e, lr)
+	}
 	return lr
+}
+
+// prepare copies the lab's assets into sb and runs its setup.
+func (r *runner) prepare(ctx context.Context, e *content.Entry, sb *sandbox.Sandbox) *Problem {
+	if e.Assets != nil {
+		t := time.Now()
+		if err := r.labs.CopyAssets(ctx, sb, e.Assets); err != nil {
+			return &Problem{Message: "copying assets/ into the sandbox failed: " + err.Error()}
+		}
+		r.verbosef("    assets copied (%s)\n", secs(time.Since(t)))
+	}
+	if e.Primary.Setup != "" {
+		res, p := r.script(ctx, sb, "root", "lab setup", e.Primary.Setup)
+		if p != nil {
+			return p
+		}
+		r.verbosef("    lab setup (%s)\n", secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+	}
+	return nil
+}
+
+// trials runs the cheats and the variants of each step that passed: the
+// cheats together on one fresh sandbox, each variant on one of its own,
+// every one brought to the step by the lab's setup and the solves before it.
+func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
+	steps := e.Primary.Steps
+	for i, sr := range lr.Steps {
+		st := steps[i]
+		if len(st.Cheats)+len(st.Variants) == 0 || sr.Status != Pass || ctx.Err() != nil {
+			continue
+		}
+		start := time.Now()
+		var problems []Problem
+		if len(st.Cheats) > 0 {
+			problems = append(problems, r.trial(ctx, e, i, func(sb *sandbox.Sandbox) []Problem { return r.cheats(ctx, e.Primary, sb, st) })...)
+		}
+		for k, v := range st.Variants {
+			problems = append(problems, r.trial(ctx, e, i, func(sb *sandbox.Sandbox) []Problem { return r.variant(ctx, e.Primary, sb, st, k, v) })...)
+		}
+		var tried []string
+		if n := len(st.Cheats); n > 0 {
+			tried = append(tried, plural(n, "cheat"))
+		}
+		if n := len(st.Variants); n > 0 {
+			tried = append(tried, plural(n, "variant"))
+		}
+		tr := &StepResult{ID: st.ID + " (" + strings.Join(tried, ", ") + ")", Status: Pass, Problems: problems, Duration: time.Since(start)}
+		if len(problems) > 0 {
+			tr.Status = Fail
+			sr.Status = Fail
+			sr.Problems = append(sr.Problems, problems...)
+		}
+		r.stepLine(lr, tr)
+	}
+}
+
+// trial runs try on a fresh sandbox brought to step i.
+func (r *runner) trial(ctx context.Context, e *content.Entry, i int, try func(*sandbox.Sandbox) []Problem) []Problem {
+	key := sandbox.Key{UserID: 0, Lab: e.ID + "-trial"}
+	defer r.remove(key)
+	sb, err := r.engine.Ensure(ctx, key, r.labs.Spec(e.Primary), nil)
+	if err == nil {
+		err = r.engine.WaitReady(ctx, sb)
+	}
+	if err != nil {
+		return []Problem{{Message: "the trial's sandbox did not start: " + cause(ctx, err)}}
+	}
+	if p := r.prepare(ctx, e, sb); p != nil {
+		p.Message = "bringing a trial's sandbox to the step: " + p.Message
+		return []Problem{*p}
+	}
+	for j, st := range e.Primary.Steps[:i+1] {
+		if st.Setup != "" {
+			if _, p := r.script(ctx, sb, "root", "setup of "+st.ID, st.Setup); p != nil {
+				p.Message = "bringing a trial's sandbox to the step: " + p.Message
+				return []Problem{*p}
+			}
+		}
+		if j < i && st.Solve != "" {
+			if _, p := r.script(ctx, sb, "", "solve of "+st.ID, st.Solve, slices.Concat(r.opts.Env, r.opts.SolveEnv)...); p != nil {
+				p.Message = "bringing a trial's sandbox to the step: " + p.Message
+				return []Problem{*p}
+			}
+		}
+	}
+	return try(sb)
+}
+
+// cheats runs st's cheats in turn on sb; the check must fail after each.
+func (r *runner) cheats(ctx context.Context, lab *content.Lab, sb *sandbox.Sandbox, st *content.Step) []Problem {
+	var problems []Problem
+	for k, c := range st.Cheats {
+		what := fmt.Sprintf("cheat %d (%s)", k+1, firstLine(c))
+		res, err := r.labs.Solve(ctx, sb, c, slices.Concat(r.opts.Env, r.opts.SolveEnv)...)
+		if err != nil {
+			return append(problems, Problem{Message: what + " could not run: " + cause(ctx, err)})
+		}
+		r.verbosef("    %s ran (exit %d, %s)\n", what, res.ExitCode, secs(res.Duration))
+		r.verboseOutput(string(res.Output))
+		chk, err := r.labs.Check(ctx, sb, lab, st, r.opts.Env...)
+		switch {
+		case err != nil:
+			return append(problems, Problem{Message: "the check after " + what + " could not run: " + cause(ctx, err)})
+		case chk.Passed:
+			problems = append(problems, Problem{Message: what + " passed the check: it must fail students who did not do the step", Output: chk.Output})
+		case chk.ExitCode == labrun.ExitTimeout || chk.ExitCode == 126 || chk.ExitCode == 127:
+			problems = append(problems, Problem{Message: fmt.Sprintf("the check after %s broke (exit %d): %s", what, chk.ExitCode, chk.Message), Output: chk.Output})
+		default:
+			r.verbosef("    the check refuses %s: %s\n", what, chk.Message)
+		}
+	}
+	return problems
+}
+
+// variant runs variant k of st on sb; it must succeed, and the check pass.
+func (r *runner) variant(ctx context.Context, lab *content.Lab, sb *sandbox.Sandbox, st *content.Step, k int, v string) []Problem {
+	what := fmt.Sprintf("variant %d (%s)", k+1, firstLine(v))
+	if _, p := r.script(ctx, sb, "", what, v, slices.Concat(r.opts.Env, r.opts.SolveEnv)...); p != nil {
+		return []Problem{*p}
+	}
+	chk, err := r.labs.Check(ctx, sb, lab, st, r.opts.Env...)
+	switch {
+	case err != nil:
+		return []Problem{{Message: "the check after " + what + " could not run: " + cause(ctx, err)}}
+	case !chk.Passed:
+		return []Problem{{Message: fmt.Sprintf("the check failed after %s, a valid way to do the step (exit %d): %s", what, chk.ExitCode, chk.Message), Output: chk.Output}}
+	}
+	r.verbosef("    the check accepts %s\n", what)
+	return nil
+}
+
+// firstLine names a script by its first line: its comment, else its
+// first command.
+func firstLine(script string) string {
+	for l := range strings.SplitSeq(script, "\n") {
+		if l = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(l), "#")); l != "" {
+			if len(l) > 60 {
+				l = l[:57] + "..."
+			}
+			return l
+		}
+	}
+	return "empty"
 }
 
 // remove deletes a sandbox even when the run's context has ended.

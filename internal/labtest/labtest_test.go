@@ -43,6 +43,8 @@ func (w *world) answer(cmd sandbox.Command) (*sandbox.Result, error) {
 	for _, line := range strings.Split(script, "\n") {
 		verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 		switch verb {
+		case "fresh": // a new sandbox: the lab's setup says so
+			clear(w.have)
 		case "make":
 			w.have[arg] = true
 		case "exit":
@@ -123,6 +125,34 @@ func TestPassingLab(t *testing.T) {
 	ensured, _, _, removed := fake.Calls()
 	if len(ensured) != 1 || len(removed) != 1 || removed[0] != ensured[0] {
 		t.Errorf("ensured %v, removed %v: want the lab's sandbox made and removed", ensured, removed)
+	}
+}
+
+// TestCheatsAndVariants: each cheat must fail the check and each variant
+// pass it, on sandboxes brought to the step by the solves before it.
+func TestCheatsAndVariants(t *testing.T) {
+	entries := lab(t, block("setup", "fresh"),
+		step("want a", "make a")+block("cheat", "# only a lookalike\nmake fake")+block("cheat", "make a")+
+			block("variant", "make a")+block("variant", "make other"),
+		step("want a\nwant b", "make b")+block("variant", "make b"))
+	rep, out, fake, _ := run(t, entries, Options{})
+	if rep.OK() {
+		t.Fatal("a cheat that passes and a variant that fails went unnoticed")
+	}
+	s1, s2 := rep.Labs[0].Steps[0], rep.Labs[0].Steps[1]
+	if s1.Status != Fail || len(s1.Problems) != 2 || s2.Status != Pass {
+		t.Fatalf("s1 = %+v, s2 = %+v", s1, s2)
+	}
+	wantLines(t, out, "--- PASS demo/s1 (", "--- FAIL demo/s1 (2 cheats, 2 variants) (",
+		"    cheat 2 (make a) passed the check: it must fail students who did not do the step\n",
+		"    the check failed after variant 2 (make other), a valid way to do the step (exit 1): no a\n",
+		"--- PASS demo/s2 (1 variant) (", "FAIL demo 2 steps, 1 failed (")
+	if strings.Contains(out, "cheat 1") {
+		t.Error("cheat 1 (a lookalike) was reported, yet the check refuses it")
+	}
+	ensured, _, _, removed := fake.Calls()
+	if len(ensured) != 5 || len(removed) != 5 {
+		t.Errorf("ensured %d sandboxes, removed %d: want the lab's, one for s1's cheats, one per variant (3)", len(ensured), len(removed))
 	}
 }
 
