@@ -248,16 +248,17 @@ func (m *Manager) takeWarm(lab string) string {
 	return w[0]
 }
 
-// fillWarm removes one warm sandbox of a lab no longer in demand, or makes
-// one for the emptiest lab in demand below the pool size, unless students'
-// sandboxes are starting (they come first) or memory would not leave room
-// for as many starts as run at once. It reports whether it did either.
 // refillQuiet is how long after a student took a warm sandbox the pool
 // waits to refill: a class takes its sandboxes within seconds, and a refill
 // then (a start and a dockerd, 2.5 CPU-s each) would compete with the
 // students' first commands.
 const refillQuiet = 10 * time.Second
 
+// fillWarm removes one warm sandbox of a lab no longer in demand, or makes
+// one for the emptiest lab in demand below the pool size, unless students'
+// sandboxes are starting (they come first), one was taken less than
+// refillQuiet ago, or memory would not leave room for as many starts as run
+// at once. It reports whether it did either.
 func (m *Manager) fillWarm(ctx context.Context) bool {
 	if m.policy.WarmPool <= 0 {
 		return false
@@ -436,7 +437,7 @@ func (m *Manager) Start(ctx context.Context, key Key, spec Spec, progress func(E
 	ready := make(chan error, 1)
 	go func() {
 		var err error
-		if !known { // one exec, which forty students opening their prepared sandboxes at once pay forty times
+		if !known { // an inspect and a log stream, which forty students opening their prepared sandboxes at once pay forty times
 			emit(Waiting)
 			if err = m.engine.WaitReady(ctx, sb); err != nil {
 				err = m.checkBroken(key, err)
@@ -535,15 +536,21 @@ func (m *Manager) isReady(key Key) bool {
 	return m.ready[key]
 }
 
-// unready forgets that key's sandbox was ready: it is being started,
-// stopped, restarted or removed, or it failed a probe.
 // unready forgets that key's sandbox was ready, and starts its next life:
-// called before and after the manager stops, restarts or removes it.
+// a probe's verdict on an earlier one is void.
 func (m *Manager) unready(key Key) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.ready, key)
 	m.lives[key]++
+}
+
+// changing starts key's next life while the manager stops, restarts or
+// removes it, and again when that is done (call the func it returns):
+// probes begun meanwhile judge neither life.
+func (m *Manager) changing(key Key) (done func()) {
+	m.unready(key)
+	return func() { m.unready(key) }
 }
 
 // isUrgent says whether the student came for f's sandbox while it started.
@@ -661,8 +668,7 @@ func (m *Manager) Touch(key Key) {
 
 // Reset removes key's sandbox; the next Open makes a fresh one.
 func (m *Manager) Reset(ctx context.Context, key Key) error {
-	m.unready(key)
-	defer m.unready(key)
+	defer m.changing(key)()
 	if err := m.engine.Remove(ctx, key); err != nil {
 		return err
 	}
@@ -962,8 +968,7 @@ func (m *Manager) sweepOne(ctx context.Context, r Record, disk, probe bool) erro
 }
 
 func (m *Manager) stop(ctx context.Context, r Record, ev Event) error {
-	m.unready(r.Key)
-	defer m.unready(r.Key)
+	defer m.changing(r.Key)()
 	if err := m.engine.Stop(ctx, r.Key); err != nil {
 		return err
 	}
@@ -989,8 +994,7 @@ func (m *Manager) recover(ctx context.Context, key Key, life int, why, code stri
 	delete(m.failures, key)
 	m.mu.Unlock()
 	m.log.Warn("recovering sandbox", "user", key.UserID, "lab", key.Lab, "why", why)
-	m.unready(key)
-	defer m.unready(key)
+	defer m.changing(key)()
 	if err := m.engine.Restart(ctx, key); err != nil {
 		var b *BrokenError
 		if errors.As(err, &b) {

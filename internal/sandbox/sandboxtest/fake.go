@@ -36,9 +36,9 @@ type Fake struct {
 	Probed    []sandbox.Key                   // every Probe, in order
 	Waited    int                             // WaitReady calls
 	Gate      chan struct{}                   // when set, Ensure waits for it
-	ProbeGate chan struct{}                   // when set, a Probe waits for it, then answers what it found on entry
 	Memory    *sandbox.Capacity               // what Capacity answers; nil: plenty
 
+	probeGate                     chan struct{} // HoldProbes
 	warmed                        int
 	WarmNames, Claimed, Discarded []string
 }
@@ -195,7 +195,7 @@ func (f *Fake) Addr(ctx context.Context, key sandbox.Key) (netip.Addr, error) {
 func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
 	f.mu.Lock()
 	f.Probed = append(f.Probed, key)
-	err, gate := f.ProbeErr, f.ProbeGate
+	err, gate := f.ProbeErr, f.probeGate
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
@@ -203,12 +203,12 @@ func (f *Fake) Probe(ctx context.Context, key sandbox.Key) error {
 	return err
 }
 
-// HoldProbes makes the Probes that start from now wait for gate (nil:
-// none wait).
+// HoldProbes makes the Probes that start from now wait for gate, then
+// answer what they found on entry (nil gate: none wait).
 func (f *Fake) HoldProbes(gate chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ProbeGate = gate
+	f.probeGate = gate
 }
 
 // Probes returns a copy of the keys probed, in order.
