@@ -64,10 +64,11 @@ const frontMatterFields = "id, title, duration, lang, image, resources, ports, t
 
 // Roles a fenced block can have: its info string is a language, then one
 // role ("```bash exec"), or the role alone ("```check").
-var roles = map[string]bool{"exec": true, "copy": true, "check": true, "solve": true, "hint": true, "setup": true, "cheat": true, "variant": true}
-
-// roleList is roles in the order the documentation gives them.
-const roleList = "exec, copy, check, hint, solve, setup, cheat, variant"
+// roleNames are in the order the documentation gives them.
+var (
+	roleNames = []string{"exec", "copy", "check", "hint", "solve", "setup", "cheat", "variant"}
+	roleList  = strings.Join(roleNames, ", ")
+)
 
 var (
 	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -378,9 +379,9 @@ func blockRole(info []word, bad func(col int, format string, args ...any)) (lang
 	}
 	for i, w := range info {
 		switch {
-		case roles[w.text] && role == "":
+		case slices.Contains(roleNames, w.text) && role == "":
 			role = w.text
-		case roles[w.text]:
+		case slices.Contains(roleNames, w.text):
 			bad(w.col, "a code block has one role, this one has %s and %s", role, w.text)
 		case i == 0:
 			lang = w.text
@@ -401,13 +402,13 @@ func blockRole(info []word, bad func(col int, format string, args ...any)) (lang
 // nearRole returns the role w looks like a typo of, if any.
 func nearRole(w string) string {
 	lw := strings.ToLower(w)
-	if roles[lw] {
+	if slices.Contains(roleNames, lw) {
 		return lw
 	}
 	if len(w) < 3 {
 		return ""
 	}
-	for _, r := range []string{"exec", "copy", "check", "hint", "solve", "setup", "cheat", "variant"} {
+	for _, r := range roleNames {
 		if editDistance(lw, r) <= 2 || strings.HasPrefix(lw, r) {
 			return r
 		}
@@ -458,6 +459,12 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		}
 		*have, *dst = true, body
 	}
+	many := func(dst *[]string) {
+		if strings.TrimSpace(body) == "" {
+			p.errorf(open+1, 1, "empty %s block", role)
+		}
+		*dst = append(*dst, body)
+	}
 	switch role {
 	case "check", "solve", "hint", "cheat", "variant":
 		if sec.intro {
@@ -472,18 +479,12 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		script(&sec.hasSolve, &sec.solve)
 	case "setup":
 		script(&sec.hasSetup, &sec.setup)
-	case "hint", "cheat", "variant":
-		if strings.TrimSpace(body) == "" {
-			p.errorf(open+1, 1, "empty %s block", role)
-		}
-		switch role {
-		case "hint":
-			sec.hints = append(sec.hints, body)
-		case "cheat":
-			sec.cheats = append(sec.cheats, body)
-		default:
-			sec.variants = append(sec.variants, body)
-		}
+	case "hint":
+		many(&sec.hints)
+	case "cheat":
+		many(&sec.cheats)
+	case "variant":
+		many(&sec.variants)
 	default: // plain, exec and copy blocks stay in the guide
 		sec.md = append(sec.md, lines[open:min(close+1, len(lines))]...)
 	}
