@@ -184,20 +184,26 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 		lr.Duration = time.Since(lr.Started)
 		r.labLine(lr)
 	}()
+	// The trials run once the lab's own sandbox is gone: one sandbox at a time.
+	if r.walk(ctx, e, stop, lr) && ctx.Err() == nil {
+		r.trials(ctx, e, lr)
+	}
+	return lr
+}
 
+// walk runs the lab's steps in order on its sandbox, into lr; it reports
+// whether every step left the sandbox as it should.
+func (r *runner) walk(ctx context.Context, e *content.Entry, stop string, lr *LabResult) bool {
 	key := sandbox.Key{UserID: 0, Lab: e.ID}
 	t := time.Now()
-	sb, err := r.engine.Ensure(ctx, key, r.labs.Spec(lab), nil)
-	if err == nil {
-		err = r.engine.WaitReady(ctx, sb)
-	}
+	sb, err := r.start(ctx, key, e.Primary)
 	if err != nil {
 		lr.Error = &Problem{Message: "the sandbox did not start: " + cause(ctx, err)}
 		r.labError(lr)
 		if !r.opts.Keep {
 			r.remove(key)
 		}
-		return lr
+		return false
 	}
 	r.verbosef("    sandbox %s ready (%s)\n", sb.Name, secs(time.Since(t)))
 	defer func() {
@@ -213,11 +219,11 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 	if p := r.prepare(ctx, e, sb); p != nil {
 		lr.Error = p
 		r.labError(lr)
-		return lr
+		return false
 	}
 
 	var failed string // the step that left the sandbox in an unknown state
-	for _, st := range lab.Steps {
+	for _, st := range e.Primary.Steps {
 		if ctx.Err() != nil {
 			break
 		}
@@ -230,7 +236,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 			}
 			continue
 		}
-		sr, broken := r.step(ctx, lab, sb, st)
+		sr, broken := r.step(ctx, e.Primary, sb, st)
 		lr.Steps = append(lr.Steps, sr)
 		r.stepLine(lr, sr)
 		if broken {
@@ -240,10 +246,16 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 			break
 		}
 	}
-	if failed == "" && ctx.Err() == nil {
-		r.trials(ctx, e, lr)
+	return failed == ""
+}
+
+// start makes key's sandbox for lab and waits until it is ready.
+func (r *runner) start(ctx context.Context, key sandbox.Key, lab *content.Lab) (*sandbox.Sandbox, error) {
+	sb, err := r.engine.Ensure(ctx, key, r.labs.Spec(lab), nil)
+	if err == nil {
+		err = r.engine.WaitReady(ctx, sb)
 	}
-	return lr
+	return sb, err
 }
 
 // prepare copies the lab's assets into sb and runs its setup.
@@ -305,32 +317,36 @@ func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
 func (r *runner) trial(ctx context.Context, e *content.Entry, i int, try func(*sandbox.Sandbox) []Problem) []Problem {
 	key := sandbox.Key{UserID: 0, Lab: e.ID + "-trial"}
 	defer r.remove(key)
-	sb, err := r.engine.Ensure(ctx, key, r.labs.Spec(e.Primary), nil)
-	if err == nil {
-		err = r.engine.WaitReady(ctx, sb)
-	}
+	sb, err := r.start(ctx, key, e.Primary)
 	if err != nil {
 		return []Problem{{Message: "the trial's sandbox did not start: " + cause(ctx, err)}}
 	}
-	if p := r.prepare(ctx, e, sb); p != nil {
+	if p := r.bring(ctx, e, sb, i); p != nil {
 		p.Message = "bringing a trial's sandbox to the step: " + p.Message
 		return []Problem{*p}
+	}
+	return try(sb)
+}
+
+// bring takes a new sandbox to step i: assets, lab setup, the setups and
+// solves of the steps before it, and its setup.
+func (r *runner) bring(ctx context.Context, e *content.Entry, sb *sandbox.Sandbox, i int) *Problem {
+	if p := r.prepare(ctx, e, sb); p != nil {
+		return p
 	}
 	for j, st := range e.Primary.Steps[:i+1] {
 		if st.Setup != "" {
 			if _, p := r.script(ctx, sb, "root", "setup of "+st.ID, st.Setup); p != nil {
-				p.Message = "bringing a trial's sandbox to the step: " + p.Message
-				return []Problem{*p}
+				return p
 			}
 		}
 		if j < i && st.Solve != "" {
 			if _, p := r.script(ctx, sb, "", "solve of "+st.ID, st.Solve, slices.Concat(r.opts.Env, r.opts.SolveEnv)...); p != nil {
-				p.Message = "bringing a trial's sandbox to the step: " + p.Message
-				return []Problem{*p}
+				return p
 			}
 		}
 	}
-	return try(sb)
+	return nil
 }
 
 // cheats runs st's cheats in turn on sb; the check must fail after each.
