@@ -15,7 +15,7 @@ const usage = `handson — hands-on container labs
 Usage:
   handson serve [flags]            start the platform (handson serve -help for flags)
   handson lab lint DIR...          check lab files and report every problem
-  handson lab test DIR...          prove labs: each check fails before its solve and passes after
+  handson lab test DIR...          prove labs: each check fails before its solve and passes after; cheats fail, variants pass
   handson doctor [-lang ja]        check what sandboxes need of this host, and say how to fix it
   handson user add [flags] NAME    create an account; prints its password
   handson backup [-data DIR] FILE  a consistent copy of the database, while serving

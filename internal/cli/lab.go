@@ -138,7 +138,9 @@ func labTest(args []string, stdout, stderr io.Writer) int {
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, "usage: handson lab test [flags] DIR...\n\n"+
 			"For each lab: a fresh sandbox, its assets and setup; then for each step its setup,\n"+
-			"the check (must fail), the solve (must succeed) and the check again (must pass).\n\nFlags:")
+			"the check (must fail), the solve (must succeed) and the check again (must pass).\n"+
+			"Then each step's cheats (the check must fail after each) and variants (it must\n"+
+			"pass), on fresh sandboxes brought to the step by the solves before it.\n\nFlags:")
 		fl.PrintDefaults()
 	}
 	dirs, code := parseDirs(fl, args)
