@@ -255,6 +255,9 @@ func matchTranslation(primary, t *Lab, lang string) Errors {
 		if len(s.Hints) > 0 && p.Check == "" {
 			add(s.Line, 1, "step %q has hints but no check in %s: hints are shown after a failed check", s.ID, pf)
 		}
+		matchMessages(fmt.Sprintf("step %q", s.ID), p.Messages, s.Messages, func(format string, args ...any) {
+			add(s.Line, 1, format, args...)
+		})
 		s.Check, s.Solve, s.Setup = p.Check, p.Solve, p.Setup
 	}
 	t.Lang, t.Setup = lang, primary.Setup

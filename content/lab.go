@@ -50,6 +50,9 @@ type Step struct {
 	Check string // script run in the sandbox as root; exit 0 passes
 	Solve string // reference solution, run as the student by `handson lab test`
 	Setup string // run as root before the step, hidden from the student
+	// Messages are what the check may say, in this file's language: the
+	// step's messages block over the lab's.
+	Messages Messages
 	// Cheats are what a student might do to pass without doing the step
 	// (run as the student): the check must fail after each. Variants are
 	// other valid ways to do it: the check must pass after each. Only

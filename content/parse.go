@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -66,7 +67,7 @@ const frontMatterFields = "id, title, duration, lang, image, resources, ports, t
 // role ("```bash exec"), or the role alone ("```check").
 // roleNames are in the order the documentation gives them.
 var (
-	roleNames = []string{"exec", "copy", "check", "hint", "solve", "setup", "cheat", "variant"}
+	roleNames = []string{"exec", "copy", "check", "hint", "messages", "solve", "setup", "cheat", "variant"}
 	roleList  = strings.Join(roleNames, ", ")
 )
 
@@ -110,6 +111,7 @@ type section struct {
 	check, solve, setup string
 	hasCheck, hasSolve  bool
 	hasSetup            bool
+	messages            Messages
 }
 
 func (p *parser) parse(src []byte) *Lab {
@@ -118,7 +120,7 @@ func (p *parser) parse(src []byte) *Lab {
 	lab := &Lab{File: p.file}
 	start := p.frontMatter(lines, lab)
 
-	intro := &section{line: start + 1, intro: true}
+	intro := &section{line: start + 1, intro: true, messages: Messages{}}
 	cur := intro
 	var steps []*section
 	seen := map[string]int{}
@@ -157,13 +159,14 @@ func (p *parser) parse(src []byte) *Lab {
 			p.errorf(i+1, 4, "step heading has no title")
 		}
 		lab.Steps = append(lab.Steps, st)
-		cur = &section{line: i + 1}
+		cur = &section{line: i + 1, messages: Messages{}}
 		steps = append(steps, cur)
 	}
 	if len(lab.Steps) == 0 {
 		p.errorf(start+1, 1, "lab has no steps: start each step with a '## Title {#id}' heading")
 	}
 	lab.Setup = intro.setup
+	usesMessages := len(intro.messages) > 0 || slices.ContainsFunc(steps, func(s *section) bool { return len(s.messages) > 0 })
 
 	var err error
 	if lab.IntroHTML, err = Render(strings.Join(intro.md, "\n")); err != nil {
@@ -173,6 +176,16 @@ func (p *parser) parse(src []byte) *Lab {
 		sec := steps[i]
 		st.Check, st.Solve, st.Setup = sec.check, sec.solve, sec.setup
 		st.Cheats, st.Variants = sec.cheats, sec.variants
+		// A lab's messages (before its first step) serve every step; a
+		// step's own come first.
+		st.Messages = Messages{}
+		maps.Copy(st.Messages, intro.messages)
+		maps.Copy(st.Messages, sec.messages)
+		for _, k := range keysUsed(st.Check) {
+			if _, ok := st.Messages[k]; !ok && usesMessages {
+				p.errorf(st.Line, 1, "step %q: its check says %q, which is not in its messages block or the lab's", st.ID, k)
+			}
+		}
 		if st.HTML, err = Render(strings.Join(sec.md, "\n")); err != nil {
 			p.errorf(sec.line, 1, "render: %v", err)
 		}
@@ -466,7 +479,7 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		*dst = append(*dst, body)
 	}
 	switch role {
-	case "check", "solve", "hint", "cheat", "variant":
+	case "check", "solve", "hint", "cheat", "variant": // messages may serve the whole lab
 		if sec.intro {
 			p.errorf(open+1, 1, "%s blocks belong inside a step (after a '## Title {#id}' heading)", role)
 			return
@@ -481,6 +494,8 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 		script(&sec.hasSetup, &sec.setup)
 	case "hint":
 		many(&sec.hints)
+	case "messages":
+		parseMessages(body, open+2, sec.messages, p.errorf)
 	case "cheat":
 		many(&sec.cheats)
 	case "variant":
@@ -491,7 +506,7 @@ func (p *parser) block(sec *section, lines []string, open, close int) {
 }
 
 // hidden are the roles of blocks students must not see.
-var hidden = map[string]bool{"check": true, "solve": true, "setup": true, "hint": true, "cheat": true, "variant": true}
+var hidden = map[string]bool{"check": true, "solve": true, "setup": true, "hint": true, "messages": true, "cheat": true, "variant": true}
 
 // indentedScript reports a check, solve, setup or hint block indented by
 // four or more spaces (in a list item, say): it would not be taken out of

@@ -246,7 +246,7 @@ func TestErrorPositions(t *testing.T) {
 		{"role typo", head + "---\n" + step + "```chek\ntrue\n```\n", `lab.md:6:4: unknown block role "chek": did you mean "check"?`},
 		{"role typo, indented", head + "---\n" + step + "  ~~~~ solv\ntrue\n  ~~~~\n", `lab.md:6:8: unknown block role "solv": did you mean "solve"?`},
 		{"hints", head + "---\n" + step + "```hints\ntrue\n```\n", `lab.md:6:4: unknown block role "hints": did you mean "hint"?`},
-		{"unknown role", head + "---\n" + step + "```bash exce\ntrue\n```\n", `lab.md:6:9: unknown block role "exce": after the language a code block may name one role: exec, copy, check, hint, solve, setup, cheat, variant`},
+		{"unknown role", head + "---\n" + step + "```bash exce\ntrue\n```\n", `lab.md:6:9: unknown block role "exce": after the language a code block may name one role: exec, copy, check, hint, messages, solve, setup, cheat, variant`},
 		{"language last", head + "---\n" + step + "```exec bash\ntrue\n```\n", "lab.md:6:9: the language comes first: write \"```bash exec\""},
 		{"two roles", head + "---\n" + step + "```bash exec copy\ntrue\n```\n", "lab.md:6:14: a code block has one role, this one has exec and copy"},
 		{"empty check", head + "---\n" + step + "```check\n\n```\n", "lab.md:6:1: empty check block"},

@@ -113,9 +113,10 @@ func (r *Runner) script(ctx context.Context, sb *sandbox.Sandbox, user, script s
 }
 
 // Helpers are defined for every check script. fail prints its reason, which
-// the student sees, and stops the check.
-const Helpers = `fail() { printf '%s\n' "$*"; exit 1; }
-pass() { [ $# -gt 0 ] && printf '%s\n' "$*"; exit 0; }
+// the student sees, and stops the check. Both join their words with tabs,
+// so that a message key's words keep their spaces (see content.Messages.Say).
+const Helpers = `fail() { local IFS=$'\t'; printf '%s\n' "$*"; exit 1; }
+pass() { local IFS=$'\t'; [ $# -gt 0 ] && printf '%s\n' "$*"; exit 0; }
 `
 
 // ExitTimeout is what coreutils' timeout returns when it had to stop a script.
@@ -133,8 +134,9 @@ type Result struct {
 // Check runs step's check of lab as root in sb (the student's shell is
 // unprivileged, so the student cannot tamper with it), non-interactively,
 // with a timeout, and judges it. Checks are written once for all
-// languages: HANDSON_LANG (the lab's language) lets one answer in the
-// student's. env adds variables (HANDSON_USER, the student's registry
+// languages: they name one of the step's messages, which the student reads
+// in lab's language (HANDSON_LANG is set for checks that choose for
+// themselves). env adds variables (HANDSON_USER, the student's registry
 // namespace).
 func (r *Runner) Check(ctx context.Context, sb *sandbox.Sandbox, lab *content.Lab, step *content.Step, env ...string) (*Result, error) {
 	timeout := r.CheckTimeout
@@ -153,7 +155,7 @@ func (r *Runner) Check(ctx context.Context, sb *sandbox.Sandbox, lab *content.La
 		return nil, err
 	}
 	out := string(res.Output)
-	v := &Result{Passed: res.ExitCode == 0, ExitCode: res.ExitCode, Output: out, Duration: res.Duration, Message: lastLine(out)}
+	v := &Result{Passed: res.ExitCode == 0, ExitCode: res.ExitCode, Output: out, Duration: res.Duration, Message: step.Messages.Say(lastLine(out))}
 	if res.Truncated {
 		v.Output += "\n[output cut]"
 	}

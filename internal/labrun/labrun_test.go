@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -31,12 +32,13 @@ func TestCheck(t *testing.T) {
 		{"fail with reason", sandbox.Result{ExitCode: 1, Output: []byte("noise\nコンテナがありません\n")}, false, "コンテナがありません"},
 		{"timeout", sandbox.Result{ExitCode: 124}, false, "チェックが 7秒 以内に終わりませんでした。"},
 		{"truncated", sandbox.Result{ExitCode: 2, Output: []byte("x"), Truncated: true}, false, "x"},
+		{"message", sandbox.Result{ExitCode: 1, Output: []byte("nope\tweb 1\n")}, false, "web 1 がありません"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := &sandboxtest.Fake{Answer: func(sandbox.Command) (*sandbox.Result, error) { return &tc.res, nil }}
 			g := &Runner{Exec: fake, CheckTimeout: 7 * time.Second}
 			lab := &content.Lab{Lang: "ja"}
-			r, err := g.Check(context.Background(), &sandbox.Sandbox{ID: "x"}, lab, &content.Step{Check: "test -e /x || fail nope"}, "HANDSON_USER=alice")
+			r, err := g.Check(context.Background(), &sandbox.Sandbox{ID: "x"}, lab, &content.Step{Check: "test -e /x || fail nope", Messages: content.Messages{"nope": "{1} がありません"}}, "HANDSON_USER=alice")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +60,23 @@ func TestCheck(t *testing.T) {
 				t.Errorf("script = %q, want helpers then the check", script)
 			}
 		})
+	}
+}
+
+// TestHelpers runs the check helpers in bash: a message key's words reach
+// the student whole, and plain reasons read as they were written.
+func TestHelpers(t *testing.T) {
+	msgs := content.Messages{"not-running": "{1} is not running ({2})"}
+	for script, want := range map[string]string{
+		`fail not-running "my web" "exit 1"`: "my web is not running (exit 1)",
+		`fail "There is no web"`:             "There is no web",
+		`fail There is no web`:               "There is no web",
+		`pass not-running a b`:               "a is not running (b)",
+	} {
+		out, _ := exec.Command("bash", "-c", Helpers+script).Output()
+		if got := msgs.Say(lastLine(string(out))); got != want {
+			t.Errorf("%s: student reads %q, want %q", script, got, want)
+		}
 	}
 }
 
