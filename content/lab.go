@@ -56,7 +56,7 @@ type Step struct {
 	// Cheats are what a student might do to pass without doing the step
 	// (run as the student): the check must fail after each. Variants are
 	// other valid ways to do it: the check must pass after each. Only
-	// `handson lab test` runs them, each on a sandbox of its own.
+	// `handson lab test` runs them (internal/labtest says where).
 	Cheats, Variants []string
 
 	idCol int // column of "{#" in the heading

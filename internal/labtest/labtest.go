@@ -3,8 +3,8 @@
 // step in order its setup, its check (which must fail: nothing is done
 // yet), its solve (which must succeed), and its check again (which must
 // pass). Then each step's cheats (the check must fail after each) and
-// variants (other valid ways: the check must pass), on sandboxes brought to
-// the step by the solves before it. Every script runs through
+// variants (other valid ways: the check must pass), on trial sandboxes
+// that walk the lab alongside (see trials). Every script runs through
 // internal/labrun, exactly as on the server.
 package labtest
 
@@ -184,7 +184,7 @@ func (r *runner) lab(ctx context.Context, e *content.Entry, stop string) *LabRes
 		lr.Duration = time.Since(lr.Started)
 		r.labLine(lr)
 	}()
-	// The trials run once the lab's own sandbox is gone: one sandbox at a time.
+	// The trials run once the lab's own sandbox is gone.
 	if r.walk(ctx, e, stop, lr) && ctx.Err() == nil {
 		r.trials(ctx, e, lr)
 	}
@@ -278,10 +278,21 @@ func (r *runner) prepare(ctx context.Context, e *content.Entry, sb *sandbox.Sand
 	return nil
 }
 
-// trials runs the cheats and the variants of each step that passed: the
-// cheats together on one fresh sandbox, each variant on one of its own,
-// every one brought to the step by the lab's setup and the solves before it.
+// trials runs the cheats and the variants of each step that passed. Two
+// trial sandboxes walk the lab alongside, so that a lab costs a few
+// sandboxes rather than one per trial brought through every step before
+// it: on one, each step's cheats (the check must fail after each), then
+// its solve; on the other, each step's first variant (the check must
+// pass), which then stands for the step. Further variants get a sandbox
+// of their own. A walker that has run a trial carries what it left: a
+// finding on it (a cheat passed, a variant failed) is tried again on a
+// fresh sandbox brought to the step by the solves, and counts only there;
+// a walker whose way on fails is replaced by a fresh one.
 func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
+	cheats := &walker{r: r, e: e, key: sandbox.Key{UserID: 0, Lab: e.ID + "-cheats"}}
+	variants := &walker{r: r, e: e, key: sandbox.Key{UserID: 0, Lab: e.ID + "-variants"}}
+	defer cheats.drop()
+	defer variants.drop()
 	steps := e.Primary.Steps
 	for i, sr := range lr.Steps {
 		st := steps[i]
@@ -291,10 +302,26 @@ func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
 		start := time.Now()
 		var problems []Problem
 		if len(st.Cheats) > 0 {
-			problems = append(problems, r.trial(ctx, e, i, func(sb *sandbox.Sandbox) []Problem { return r.cheats(ctx, e.Primary, sb, st) })...)
+			ps, _ := cheats.try(ctx, i, func(sb *sandbox.Sandbox) ([]Problem, bool) { return r.cheats(ctx, e.Primary, sb, st) })
+			problems = append(problems, ps...)
+			cheats.clean = false
 		}
 		for k, v := range st.Variants {
-			problems = append(problems, r.trial(ctx, e, i, func(sb *sandbox.Sandbox) []Problem { return r.variant(ctx, e.Primary, sb, st, k, v) })...)
+			try := func(sb *sandbox.Sandbox) ([]Problem, bool) {
+				ps := r.variant(ctx, e.Primary, sb, st, k, v)
+				return ps, len(ps) > 0
+			}
+			if k > 0 {
+				problems = append(problems, r.trial(ctx, e, i, try)...)
+				continue
+			}
+			ps, done := variants.try(ctx, i, try)
+			if done {
+				variants.next, variants.setUp, variants.clean = i+1, false, false // the variant did the step
+			} else {
+				variants.drop()
+			}
+			problems = append(problems, ps...)
 		}
 		var tried []string
 		if n := len(st.Cheats); n > 0 {
@@ -313,8 +340,95 @@ func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
 	}
 }
 
+// walker is a trial sandbox that walks a lab step by step.
+type walker struct {
+	r     *runner
+	e     *content.Entry
+	key   sandbox.Key
+	sb    *sandbox.Sandbox // nil: none yet, or dropped
+	next  int              // the first step not done on sb
+	setUp bool             // step next's setup has run
+	clean bool             // only setups and solves have run on sb
+}
+
+// try runs trial on the walker's sandbox brought to step i. A trial
+// reports its problems and whether it doubts its result; a doubt on a
+// walker that is not clean is settled on a fresh sandbox brought to the
+// step by the solves, whose result counts. ok reports that the trial ran
+// on the walker without doubt.
+func (w *walker) try(ctx context.Context, i int, trial func(*sandbox.Sandbox) ([]Problem, bool)) (ps []Problem, ok bool) {
+	sb, p := w.at(ctx, i)
+	if p != nil {
+		return []Problem{*p}, false
+	}
+	clean := w.clean
+	ps, doubt := trial(sb)
+	if !doubt || clean || ctx.Err() != nil {
+		return ps, !doubt
+	}
+	w.r.verbosef("    trying again on a fresh sandbox: the trial walker carries earlier trials\n")
+	return w.r.trial(ctx, w.e, i, trial), false
+}
+
+// at returns the walker's sandbox at step i: the steps before it done,
+// its setup run. It goes on from where the walker is with the solves, or
+// starts afresh when it has no sandbox, is past i, or cannot go on.
+func (w *walker) at(ctx context.Context, i int) (*sandbox.Sandbox, *Problem) {
+	if w.sb != nil && w.next <= i {
+		if w.on(ctx, i) {
+			return w.sb, nil
+		}
+		w.r.verbosef("    the trial walker could not go on to step %d; a fresh one\n", i+1)
+	}
+	w.drop()
+	sb, err := w.r.start(ctx, w.key, w.e.Primary)
+	if err != nil {
+		w.r.remove(w.key)
+		return nil, &Problem{Message: "the trial's sandbox did not start: " + cause(ctx, err)}
+	}
+	if p := w.r.bring(ctx, w.e, sb, i); p != nil {
+		w.r.remove(w.key)
+		p.Message = "bringing a trial's sandbox to the step: " + p.Message
+		return nil, p
+	}
+	w.sb, w.next, w.setUp, w.clean = sb, i, true, true
+	return sb, nil
+}
+
+// on takes the walker's sandbox from step next to step i with the solves.
+func (w *walker) on(ctx context.Context, i int) bool {
+	steps := w.e.Primary.Steps
+	for ; ; w.next++ {
+		st := steps[w.next]
+		if !w.setUp && st.Setup != "" {
+			if _, p := w.r.script(ctx, w.sb, "root", "setup of "+st.ID, st.Setup); p != nil {
+				return false
+			}
+		}
+		w.setUp = true
+		if w.next == i {
+			return true
+		}
+		if st.Solve != "" {
+			env := slices.Concat(w.r.opts.Env, w.r.opts.SolveEnv)
+			if _, p := w.r.script(ctx, w.sb, "", "solve of "+st.ID, st.Solve, env...); p != nil {
+				return false
+			}
+		}
+		w.setUp = false
+	}
+}
+
+// drop removes the walker's sandbox.
+func (w *walker) drop() {
+	if w.sb != nil {
+		w.r.remove(w.key)
+		w.sb = nil
+	}
+}
+
 // trial runs try on a fresh sandbox brought to step i.
-func (r *runner) trial(ctx context.Context, e *content.Entry, i int, try func(*sandbox.Sandbox) []Problem) []Problem {
+func (r *runner) trial(ctx context.Context, e *content.Entry, i int, try func(*sandbox.Sandbox) ([]Problem, bool)) []Problem {
 	key := sandbox.Key{UserID: 0, Lab: e.ID + "-trial"}
 	defer r.remove(key)
 	sb, err := r.start(ctx, key, e.Primary)
@@ -325,7 +439,8 @@ func (r *runner) trial(ctx context.Context, e *content.Entry, i int, try func(*s
 		p.Message = "bringing a trial's sandbox to the step: " + p.Message
 		return []Problem{*p}
 	}
-	return try(sb)
+	ps, _ := try(sb)
+	return ps
 }
 
 // bring takes a new sandbox to step i: assets, lab setup, the setups and
@@ -350,20 +465,23 @@ func (r *runner) bring(ctx context.Context, e *content.Entry, sb *sandbox.Sandbo
 }
 
 // cheats runs st's cheats in turn on sb; the check must fail after each.
-func (r *runner) cheats(ctx context.Context, lab *content.Lab, sb *sandbox.Sandbox, st *content.Step) []Problem {
-	var problems []Problem
+// It doubts its result when a cheat passed, or failed to run to its end
+// (on a sandbox left as earlier trials left it, a cheat may fail for
+// their sake and so prove nothing).
+func (r *runner) cheats(ctx context.Context, lab *content.Lab, sb *sandbox.Sandbox, st *content.Step) (problems []Problem, doubt bool) {
 	for k, c := range st.Cheats {
 		what := fmt.Sprintf("cheat %d (%s)", k+1, firstLine(c))
 		res, err := r.labs.Solve(ctx, sb, c, slices.Concat(r.opts.Env, r.opts.SolveEnv)...)
 		if err != nil {
-			return append(problems, Problem{Message: what + " could not run: " + cause(ctx, err)})
+			return append(problems, Problem{Message: what + " could not run: " + cause(ctx, err)}), true
 		}
+		doubt = doubt || res.ExitCode != 0
 		r.verbosef("    %s ran (exit %d, %s)\n", what, res.ExitCode, secs(res.Duration))
 		r.verboseOutput(string(res.Output))
 		chk, err := r.labs.Check(ctx, sb, lab, st, r.opts.Env...)
 		switch {
 		case err != nil:
-			return append(problems, Problem{Message: "the check after " + what + " could not run: " + cause(ctx, err)})
+			return append(problems, Problem{Message: "the check after " + what + " could not run: " + cause(ctx, err)}), true
 		case chk.Passed:
 			problems = append(problems, Problem{Message: what + " passed the check: it must fail students who did not do the step", Output: chk.Output})
 		case chk.ExitCode == labrun.ExitTimeout || chk.ExitCode == 126 || chk.ExitCode == 127:
@@ -372,7 +490,7 @@ func (r *runner) cheats(ctx context.Context, lab *content.Lab, sb *sandbox.Sandb
 			r.verbosef("    the check refuses %s: %s\n", what, chk.Message)
 		}
 	}
-	return problems
+	return problems, doubt || len(problems) > 0
 }
 
 // variant runs variant k of st on sb; it must succeed, and the check pass.

@@ -17,20 +17,42 @@ import (
 	"handson/internal/sandbox/sandboxtest"
 )
 
-// world is a pretend sandbox for the fake engine: scripts are lines of
-// "make X" (X now exists), "exit N" (fail with "boom") and checks "want X"
-// (pass when X exists; "fail" otherwise).
+// world is pretend sandboxes for the fake engine, one per sandbox key:
+// scripts are lines of "make X" (X now exists), "exit N" (fail with
+// "boom") and checks "want X" (pass when X exists; "fail" otherwise).
 type world struct {
-	mu    sync.Mutex
-	have  map[string]bool
-	users map[string]string // script's first line → who ran it
+	mu     sync.Mutex
+	things map[string]map[string]bool // sandbox key's lab → what exists in it
+	users  map[string]string          // script's first line → who ran it
 }
 
-func newWorld() *world { return &world{have: map[string]bool{}, users: map[string]string{}} }
+func newWorld() *world {
+	return &world{things: map[string]map[string]bool{}, users: map[string]string{}}
+}
 
-func (w *world) answer(cmd sandbox.Command) (*sandbox.Result, error) {
+// in is what exists in the sandbox of key lab ("demo" is the lab's own).
+func (w *world) in(lab string) map[string]bool {
+	if w.things[lab] == nil {
+		w.things[lab] = map[string]bool{}
+	}
+	return w.things[lab]
+}
+
+// execer runs scripts in the world's sandboxes; the fake records them.
+type execer struct {
+	fake *sandboxtest.Fake
+	w    *world
+}
+
+func (x execer) Exec(ctx context.Context, sb *sandbox.Sandbox, cmd sandbox.Command) (*sandbox.Result, error) {
+	x.fake.Exec(ctx, sb, cmd)
+	return x.w.answer(sb.Key.Lab, cmd)
+}
+
+func (w *world) answer(lab string, cmd sandbox.Command) (*sandbox.Result, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	have := w.in(lab)
 	script := cmd.Cmd[len(cmd.Cmd)-1]
 	isCheck := slices.Contains(cmd.Env, "HANDSON_CHECK=1")
 	if isCheck {
@@ -44,14 +66,14 @@ func (w *world) answer(cmd sandbox.Command) (*sandbox.Result, error) {
 		verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 		switch verb {
 		case "fresh": // a new sandbox: the lab's setup says so
-			clear(w.have)
+			clear(have)
 		case "make":
-			w.have[arg] = true
+			have[arg] = true
 		case "exit":
 			code := int(arg[0] - '0')
 			return &sandbox.Result{ExitCode: code, Output: []byte("boom\n")}, nil
 		case "want":
-			if !w.have[arg] {
+			if !have[arg] {
 				return &sandbox.Result{ExitCode: 1, Output: []byte("no " + arg + "\n")}, nil
 			}
 		}
@@ -80,9 +102,9 @@ func step(check, solve string) string { return block("check", check) + block("so
 func run(t *testing.T, entries []*content.Entry, opts Options) (*Report, string, *sandboxtest.Fake, *world) {
 	t.Helper()
 	w := newWorld()
-	fake := &sandboxtest.Fake{Answer: w.answer}
+	fake := &sandboxtest.Fake{}
 	var out bytes.Buffer
-	rep, err := Run(context.Background(), fake, &labrun.Runner{Exec: fake, CheckTimeout: 5 * time.Second}, entries, opts, &out)
+	rep, err := Run(context.Background(), fake, &labrun.Runner{Exec: execer{fake, w}, CheckTimeout: 5 * time.Second}, entries, opts, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +132,7 @@ func TestPassingLab(t *testing.T) {
 	}
 	wantLines(t, out, "=== LAB demo (demo/lab.md)\n", "--- PASS demo/s1 (", "--- PASS demo/s2 (", "--- PASS demo/s3 (",
 		"ok   demo 3 steps (", "PASS: 1 lab, 3 steps passed (")
-	if !w.have["c"] {
+	if !w.in("demo")["c"] {
 		t.Error("the solve of a step without a check did not run")
 	}
 	if w.users["make base"] != "root" || w.users["make s1-setup"] != "root" {
@@ -151,8 +173,33 @@ func TestCheatsAndVariants(t *testing.T) {
 		t.Error("cheat 1 (a lookalike) was reported, yet the check refuses it")
 	}
 	ensured, _, _, removed := fake.Calls()
-	if len(ensured) != 5 || len(removed) != 5 {
-		t.Errorf("ensured %d sandboxes, removed %d: want the lab's, one for s1's cheats, one per variant (3)", len(ensured), len(removed))
+	if len(ensured) != 4 || len(removed) != 4 {
+		t.Errorf("ensured %d sandboxes, removed %d: want the lab's, the two trial walkers and one for s1's second variant", len(ensured), len(removed))
+	}
+}
+
+// TestTrialWalkers: the walkers carry trials from step to step; what
+// looks like a finding there is tried again on a fresh sandbox, where it
+// counts.
+func TestTrialWalkers(t *testing.T) {
+	entries := lab(t, block("setup", "fresh"),
+		step("want a", "make a")+block("cheat", "make b")+block("variant", "make a"),
+		step("want a\nwant b", "make b")+block("cheat", "# does nothing\ntrue")+block("variant", "make b"),
+		step("want c", "make c")+block("cheat", "make d")+block("variant", "make c"))
+	rep, out, fake, _ := run(t, entries, Options{})
+	if !rep.OK() {
+		t.Fatalf("a finding that only the walker's leftovers made was reported:\n%s", out)
+	}
+	wantLines(t, out, "--- PASS demo/s1 (1 cheat, 1 variant) (", "--- PASS demo/s2 (1 cheat, 1 variant) (", "--- PASS demo/s3 (1 cheat, 1 variant) (")
+	ensured, _, _, _ := fake.Calls()
+	var keys []string
+	for _, k := range ensured {
+		keys = append(keys, k.Lab)
+	}
+	// s2's cheat passes on the cheats walker (s1's cheat left b there), so
+	// it is tried again once on a fresh sandbox; nothing else needs one.
+	if want := []string{"demo", "demo-cheats", "demo-variants", "demo-trial"}; !slices.Equal(keys, want) {
+		t.Errorf("sandboxes made: %q, want %q", keys, want)
 	}
 }
 
@@ -180,7 +227,7 @@ func TestFailingSolve(t *testing.T) {
 	if s[0].Status != Fail || s[0].Problems[0].Message != "solve failed (exit 3)" || s[0].Problems[0].Output != "boom\n" {
 		t.Errorf("step 1 = %+v", s[0])
 	}
-	if s[1].Status != Skip || w.have["b"] {
+	if s[1].Status != Skip || w.in("demo")["b"] {
 		t.Errorf("step 2 = %+v: after a failed solve later steps are skipped", s[1])
 	}
 	wantLines(t, out, "--- FAIL demo/s1 (", "    solve failed (exit 3)\n        boom\n", "--- SKIP demo/s2 (", "    not run: step s1 failed before it")
@@ -217,7 +264,7 @@ func TestStepStopsThere(t *testing.T) {
 	for _, stop := range []string{"s2", "demo/s2"} {
 		rep, out, _, w := run(t, entries, Options{Step: stop, Keep: true})
 		l := rep.Labs[0]
-		if len(l.Steps) != 2 || l.StoppedAt != "s2" || w.have["c"] {
+		if len(l.Steps) != 2 || l.StoppedAt != "s2" || w.in("demo")["c"] {
 			t.Errorf("-step %s: ran %d steps, stopped at %q", stop, len(l.Steps), l.StoppedAt)
 		}
 		wantLines(t, out, "ok   demo 2 of 3 steps, stopped after s2 (",
