@@ -27,6 +27,7 @@ test: deps images browser build
 	scripts/course-images-smoke.sh
 	scripts/fresh-host-test.sh
 	./$(BIN) lab lint labs
+	./$(BIN) lab test labs
 	$(GO) test -count=1 -timeout 30m -race $(filter-out $(NORACE),$(shell $(GO) list ./...))
 	$(GO) test -count=1 -timeout 30m $(NORACE)
 
