@@ -7,7 +7,9 @@
 #   handson/library/*        the course images that scripts/seed-registry.sh
 #                            pushes into the classroom registry as library/*:
 #                            hello-world, debian, busybox, nginx, httpd,
-#                            mariadb, wordpress (from Debian packages)
+#                            mariadb, wordpress (from Debian packages), and
+#                            tinyweb (lab image-contents: a busybox web
+#                            server that hides a fake miner and a secret)
 # Idempotent: the base is built once, the others use the Docker build cache.
 set -euo pipefail
 
@@ -262,6 +264,7 @@ build_course nginx nginx
 build_course httpd apache2-bin
 build_course mariadb mariadb-server-core
 build_course wordpress wordpress
+build_course tinyweb ""
 build_sandbox_bare
 # No `docker image prune` here: the busybox build stage is an untagged image
 # (labelled via the base) and pruning it throws away its build cache.

@@ -8,7 +8,10 @@
 #   variant; wordpress + mariadb, the "two commands" on a user-defined network:
 #   302 to the installer, the installer, a scripted install through a
 #   proxy-like Host, the front page with the site title under both hosts, an
-#   admin login, and a wrong DB password failing fast with a clear message.
+#   admin login, and a wrong DB password failing fast with a clear message;
+#   tinyweb (lab image-contents) serves its page, its entrypoint starts the
+#   fake miner (asleep), and the deleted deploy.env is gone from containers
+#   but still in a lower layer.
 # Prints PASS/FAIL per image and exits 1 if anything failed. Removes its
 # containers (and their anonymous volumes) and network.
 #   COURSE_IMAGES=handson/library (default) or e.g. 127.0.0.1:5000/library
@@ -210,6 +213,26 @@ t_wordpress() {
   echo "first HTTP answer ${t_ready} s after docker run, install ${t_inst} s, site on 127.0.0.1:$port and $proxy_host, wrong password stops in $(since "$t1") s"
 }
 
+# tinyweb: the lab image-contents' image. What the lab has students find must
+# be there: the fake miner started by the entrypoint (and only sleeping), and
+# a password in a lower layer that containers do not see.
+t_tinyweb() {
+  local c port body procs
+  c=$(run tinyweb -p 127.0.0.1::80 "$P/tinyweb") || return 1
+  port=$(port_of "$c")
+  wait_http "http://127.0.0.1:$port/" 20 || { docker logs "$c"; fail "tinyweb: nothing answers on port $port"; return; }
+  body=$(curl -fsS "http://127.0.0.1:$port/") || return 1
+  grep -qF 'tinyweb works!' <<<"$body" || fail "page lacks 'tinyweb works!': $body" || return
+  procs=$(docker exec "$c" ps -o args) || return 1
+  grep -q '^{kworkerd} /bin/sh /usr/local/lib/\.cache/kworkerd -o stratum+tcp://[^ ]*\.invalid:[0-9]* ' <<<"$procs" \
+    || fail "no fake miner with an .invalid pool among: $procs" || return
+  grep -qx 'sleep 3600' <<<"$procs" || fail "the fake miner is not asleep: $procs" || return
+  if docker exec "$c" test -e /etc/tinyweb/deploy.env; then fail "deploy.env is visible in a container"; return; fi
+  docker save "$P/tinyweb" | tar -xO --wildcards '*/layer.tar' | tar -xiO etc/tinyweb/deploy.env | grep -q '^DB_PASSWORD=.' \
+    || fail "no DB_PASSWORD in the layers of docker save" || return
+  echo "page on 127.0.0.1:$port, fake miner asleep, deleted deploy.env still in a lower layer"
+}
+
 check hello-world t_hello_world
 check debian t_debian
 check busybox t_busybox
@@ -217,6 +240,7 @@ check nginx t_nginx
 check httpd t_httpd
 check mariadb t_mariadb
 check wordpress t_wordpress
+check tinyweb t_tinyweb
 
-echo "course images ($P): $(( 7 - ${#failed[@]} ))/7 passed in $(since "$T0") s"
+echo "course images ($P): $(( 8 - ${#failed[@]} ))/8 passed in $(since "$T0") s"
 [ ${#failed[@]} -eq 0 ] || { echo "FAILED: ${failed[*]}"; exit 1; }

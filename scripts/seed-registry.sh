@@ -25,7 +25,7 @@ DATA=/var/lib/docker-registry           # the registry's storage root (the volum
 STAMP=.handson-seed
 # Every course image must exist; their extra tags (nginx:1.22, ...) are found
 # among the local handson/library/* tags.
-REQUIRED=(hello-world debian busybox nginx httpd mariadb wordpress)
+REQUIRED=(hello-world debian busybox nginx httpd mariadb wordpress tinyweb)
 
 force=
 case "${1:-}" in
