@@ -29,7 +29,7 @@ test: deps images browser build
 	./$(BIN) lab lint labs
 	./$(BIN) lab test labs
 	$(GO) test -count=1 -timeout 30m -race $(filter-out $(NORACE),$(shell $(GO) list ./...))
-	$(GO) test -count=1 -timeout 30m $(NORACE)
+	$(GO) test -count=1 -timeout 60m $(NORACE)
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
 # sandboxes (cmd/handson-bench: up to 50 at once, about 15 minutes), whose
