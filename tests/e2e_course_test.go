@@ -67,6 +67,15 @@ func TestCourseInBrowser(t *testing.T) {
 				w.idle("the shell after docker login", 30*time.Second)
 			},
 		}},
+		{"container-security", map[string]stepAct{
+			"limits": func(w courseWalker, id string) {
+				// docker update fails in the sandbox (no cgroups), as the guide shows.
+				w.runIdleAllowing(id, 0, "could not join or create cgroup")
+				for i := 1; i < w.execBlocks(id); i++ {
+					w.runIdle(id, i)
+				}
+			},
+		}},
 	} {
 		t.Run(tc.lab, func(t *testing.T) {
 			e := course.Lab(tc.lab)
@@ -156,12 +165,29 @@ func (w courseWalker) execBlocks(id string) int {
 		`document.querySelectorAll('#step-`+id+` .codeblock[data-role="exec"] .run-button').length`))
 }
 
-// runIdle presses a Run ▶ button and waits for the shell to finish.
+// runIdle presses a Run ▶ button and waits for the shell to finish; a
+// new Docker error or unknown command on the screen fails the test.
 func (w courseWalker) runIdle(id string, n int) {
+	w.b.t.Helper()
+	w.runIdleAllowing(id, n, "")
+}
+
+// runIdleAllowing is runIdle for a block whose guide shows an error:
+// the screen must then show allowed.
+func (w courseWalker) runIdleAllowing(id string, n int, allowed string) {
 	w.b.t.Helper()
 	before, _ := w.b.state(w.b.ctx)
 	w.run(id, n)
-	w.idleAfter(fmt.Sprintf("%s block %d to finish", id, n), 5*time.Minute, before.screen())
+	after := w.idleAfter(fmt.Sprintf("%s block %d to finish", id, n), 5*time.Minute, before.screen())
+	errs := func(screen string) int {
+		return strings.Count(screen, "Error response from daemon") + strings.Count(screen, "command not found")
+	}
+	switch {
+	case allowed != "" && !strings.Contains(after, allowed):
+		w.b.t.Fatalf("%s block %d: the screen does not show %q, as the guide says it will:\n%s", id, n, allowed, after)
+	case allowed == "" && errs(after) > errs(before.screen()):
+		w.b.t.Fatalf("%s block %d: a command failed:\n%s", id, n, after)
+	}
 }
 
 // idle waits until the shell prompt is back and the screen keeps still.
@@ -170,12 +196,13 @@ func (w courseWalker) idle(what string, timeout time.Duration) {
 	w.idleAfter(what, timeout, "")
 }
 
-// idleAfter is idle, once the screen differs from before.
-func (w courseWalker) idleAfter(what string, timeout time.Duration, before string) {
+// idleAfter is idle, once the screen differs from before; it returns the
+// screen.
+func (w courseWalker) idleAfter(what string, timeout time.Duration, before string) string {
 	w.b.t.Helper()
 	var last string
 	var since time.Time
-	w.waitScreen(what, timeout, func(s pageState) bool {
+	s := w.b.waitFor(what, timeout, func(s pageState) bool {
 		screen := s.screen()
 		if screen == before || !prompt.MatchString(lastLine(s)) {
 			last = ""
@@ -187,6 +214,7 @@ func (w courseWalker) idleAfter(what string, timeout time.Duration, before strin
 		}
 		return time.Since(since) > time.Second
 	})
+	return s.screen()
 }
 
 // newToken creates an access token on the account page, in a tab of its

@@ -268,14 +268,16 @@ func (w wpWalker) check(id string) stepState {
 	e2eRun(w.b, "clear the verdict of "+id, chromedp.Evaluate[bool](
 		`(() => { const r = document.querySelector('#step-`+id+` .check-result'); if (r) delete r.dataset.result; return true; })()`))
 	w.b.do("press Check of "+id, chromedp.Click(chromedp.CSS(`#step-`+id+` button.check-button`)))
-	deadline := time.Now().Add(60 * time.Second)
+	// The first Check of a lab may start the student's Docker (on first
+	// use) and the lab's setup: give it what a loaded machine takes.
+	deadline := time.Now().Add(150 * time.Second)
 	for {
 		st := w.step(id)
 		if !st.Busy && (st.Result == "passed" || st.Result == "failed" || st.Result == "error") {
 			return st
 		}
 		if time.Now().After(deadline) {
-			w.b.t.Fatalf("no verdict from Check of %s within 60 s; last: %+v", id, st)
+			w.b.t.Fatalf("no verdict from Check of %s within 150 s; last: %+v", id, st)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

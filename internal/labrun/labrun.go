@@ -165,7 +165,9 @@ func (r *Runner) Check(ctx context.Context, sb *sandbox.Sandbox, lab *content.La
 	return v, nil
 }
 
+// lastLine is the last line s has. Only spaces and line ends are trimmed:
+// a tab ends a message's last word, which may be empty.
 func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	s = strings.TrimRight(s, " \r\n")
+	return strings.Trim(s[strings.LastIndexByte(s, '\n')+1:], " \r")
 }

@@ -72,6 +72,8 @@ func TestHelpers(t *testing.T) {
 		`fail "There is no web"`:             "There is no web",
 		`fail There is no web`:               "There is no web",
 		`pass not-running a b`:               "a is not running (b)",
+		`fail not-running "web" ""`:          "web is not running ()",
+		"echo noise\nfail not-running web":   "web is not running ({2})",
 	} {
 		out, _ := exec.Command("bash", "-c", Helpers+script).Output()
 		if got := msgs.Say(lastLine(string(out))); got != want {

@@ -278,21 +278,26 @@ func (r *runner) prepare(ctx context.Context, e *content.Entry, sb *sandbox.Sand
 	return nil
 }
 
-// trials runs the cheats and the variants of each step that passed. Two
-// trial sandboxes walk the lab alongside, so that a lab costs a few
+// trials runs the cheats and the variants of each step that passed.
+// Trial sandboxes walk the lab alongside, so that a lab costs a few
 // sandboxes rather than one per trial brought through every step before
 // it: on one, each step's cheats (the check must fail after each), then
-// its solve; on the other, each step's first variant (the check must
-// pass), which then stands for the step. Further variants get a sandbox
-// of their own. A walker that has run a trial carries what it left: a
-// finding on it (a cheat passed, a variant failed) is tried again on a
-// fresh sandbox brought to the step by the solves, and counts only there;
-// a walker whose way on fails is replaced by a fresh one.
+// its solve; on the k-th of the others, each step's k-th variant (the
+// check must pass), which then stands for the step (steps with fewer
+// variants are done by their solve). A walker that has run a trial
+// carries what it left: a finding on it (a cheat passed, a variant
+// failed) is tried again on a fresh sandbox brought to the step by the
+// solves, and counts only there; a walker whose way on fails is replaced
+// by a fresh one.
 func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
 	cheats := &walker{r: r, e: e, key: sandbox.Key{UserID: 0, Lab: e.ID + "-cheats"}}
-	variants := &walker{r: r, e: e, key: sandbox.Key{UserID: 0, Lab: e.ID + "-variants"}}
 	defer cheats.drop()
-	defer variants.drop()
+	var variants []*walker
+	defer func() {
+		for _, w := range variants {
+			w.drop()
+		}
+	}()
 	steps := e.Primary.Steps
 	for i, sr := range lr.Steps {
 		st := steps[i]
@@ -307,19 +312,18 @@ func (r *runner) trials(ctx context.Context, e *content.Entry, lr *LabResult) {
 			cheats.clean = false
 		}
 		for k, v := range st.Variants {
-			try := func(sb *sandbox.Sandbox) ([]Problem, bool) {
+			if k == len(variants) {
+				variants = append(variants, &walker{r: r, e: e, key: sandbox.Key{UserID: 0, Lab: fmt.Sprintf("%s-variants-%d", e.ID, k+1)}})
+			}
+			w := variants[k]
+			ps, done := w.try(ctx, i, func(sb *sandbox.Sandbox) ([]Problem, bool) {
 				ps := r.variant(ctx, e.Primary, sb, st, k, v)
 				return ps, len(ps) > 0
-			}
-			if k > 0 {
-				problems = append(problems, r.trial(ctx, e, i, try)...)
-				continue
-			}
-			ps, done := variants.try(ctx, i, try)
+			})
 			if done {
-				variants.next, variants.setUp, variants.clean = i+1, false, false // the variant did the step
+				w.next, w.setUp, w.clean = i+1, false, false // the variant did the step
 			} else {
-				variants.drop()
+				w.drop()
 			}
 			problems = append(problems, ps...)
 		}

@@ -174,7 +174,7 @@ func TestCheatsAndVariants(t *testing.T) {
 	}
 	ensured, _, _, removed := fake.Calls()
 	if len(ensured) != 4 || len(removed) != 4 {
-		t.Errorf("ensured %d sandboxes, removed %d: want the lab's, the two trial walkers and one for s1's second variant", len(ensured), len(removed))
+		t.Errorf("ensured %d sandboxes, removed %d: want the lab's and three trial walkers: the cheats', the first and the second variants'", len(ensured), len(removed))
 	}
 }
 
@@ -198,7 +198,7 @@ func TestTrialWalkers(t *testing.T) {
 	}
 	// s2's cheat passes on the cheats walker (s1's cheat left b there), so
 	// it is tried again once on a fresh sandbox; nothing else needs one.
-	if want := []string{"demo", "demo-cheats", "demo-variants", "demo-trial"}; !slices.Equal(keys, want) {
+	if want := []string{"demo", "demo-cheats", "demo-variants-1", "demo-trial"}; !slices.Equal(keys, want) {
 		t.Errorf("sandboxes made: %q, want %q", keys, want)
 	}
 }
