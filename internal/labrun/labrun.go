@@ -108,8 +108,30 @@ func (r *Runner) script(ctx context.Context, sb *sandbox.Sandbox, user, script s
 	}
 	cmd := []string{"timeout", "-k", "2", strconv.Itoa(max(1, int(limit.Seconds())))}
 	cmd = append(cmd, shell...)
-	cmd = append(cmd, "cd /home/student\nset -e\n"+script)
+	cmd = append(cmd, runScript)
+	env = append(env, scriptVar+"cd /home/student\nset -e\n"+script)
 	return r.Exec.Exec(ctx, sb, sandbox.Command{Cmd: cmd, User: user, Env: env, Timeout: limit + 10*time.Second})
+}
+
+// Scripts reach bash in an environment variable, not on its command line:
+// any process's command line is readable by every user of the sandbox
+// (ps, /proc/PID/cmdline), so a student could read a check, or a setup's
+// answer key, while it runs. A root process's environment is readable by
+// root alone, and bash unsets the variable before the script runs, so no
+// command it starts (as the student, say) inherits it.
+const (
+	scriptVar = "HANDSON_SCRIPT="
+	runScript = `s=$HANDSON_SCRIPT; unset HANDSON_SCRIPT; eval "$s"`
+)
+
+// ScriptOf is the script a command made here runs (for tests of callers).
+func ScriptOf(cmd sandbox.Command) string {
+	for _, e := range cmd.Env {
+		if s, ok := strings.CutPrefix(e, scriptVar); ok {
+			return s
+		}
+	}
+	return ""
 }
 
 // Helpers are defined for every check script. fail prints its reason, which
@@ -146,9 +168,9 @@ func (r *Runner) Check(ctx context.Context, sb *sandbox.Sandbox, lab *content.La
 	secs := strconv.Itoa(int(timeout.Seconds()))
 	res, err := r.Exec.Exec(ctx, sb, sandbox.Command{
 		// timeout inside the sandbox kills the script itself, not only our wait for it.
-		Cmd:     []string{"timeout", "-k", "2", secs, "bash", "-c", Helpers + step.Check},
+		Cmd:     []string{"timeout", "-k", "2", secs, "bash", "-c", runScript},
 		User:    "root",
-		Env:     append([]string{"HANDSON_CHECK=1", "HANDSON_LANG=" + lab.Lang}, env...),
+		Env:     append(append([]string{"HANDSON_CHECK=1", "HANDSON_LANG=" + lab.Lang}, env...), scriptVar+Helpers+step.Check),
 		Timeout: timeout + 5*time.Second,
 	})
 	if err != nil {

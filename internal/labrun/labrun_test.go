@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -55,7 +56,10 @@ func TestCheck(t *testing.T) {
 			if !slices.Equal(cmd.Cmd[:4], []string{"timeout", "-k", "2", "7"}) {
 				t.Errorf("command %q does not start with the timeout", cmd.Cmd)
 			}
-			script := cmd.Cmd[len(cmd.Cmd)-1]
+			script := ScriptOf(cmd)
+			if strings.Contains(strings.Join(cmd.Cmd, " "), "fail nope") {
+				t.Errorf("the check is on the command line, which every user of the sandbox can read: %q", cmd.Cmd)
+			}
 			if !strings.HasPrefix(script, Helpers) || !strings.HasSuffix(script, "fail nope") {
 				t.Errorf("script = %q, want helpers then the check", script)
 			}
@@ -75,10 +79,23 @@ func TestHelpers(t *testing.T) {
 		`fail not-running "web" ""`:          "web is not running ()",
 		"echo noise\nfail not-running web":   "web is not running ({2})",
 	} {
-		out, _ := exec.Command("bash", "-c", Helpers+script).Output()
+		cmd := exec.Command("bash", "-c", runScript)
+		cmd.Env = append(os.Environ(), scriptVar+Helpers+script)
+		out, _ := cmd.Output()
 		if got := msgs.Say(lastLine(string(out))); got != want {
 			t.Errorf("%s: student reads %q, want %q", script, got, want)
 		}
+	}
+}
+
+// TestScriptIsHidden: a script is on no command line, and what it starts
+// does not inherit it.
+func TestScriptIsHidden(t *testing.T) {
+	cmd := exec.Command("bash", "-c", runScript)
+	cmd.Env = append(os.Environ(), scriptVar+"# the answer is 42\ntr '\\0' ' ' </proc/$$/cmdline; echo; env | grep -c HANDSON_SCRIPT")
+	out, _ := cmd.Output()
+	if strings.Contains(string(out), "answer is 42") || !strings.HasSuffix(string(out), "\n0\n") {
+		t.Errorf("the script's command line and its children's environment: %q; want neither to hold the script", out)
 	}
 }
 
@@ -99,7 +116,7 @@ func TestScriptCommands(t *testing.T) {
 	if got := strings.Join(setup.Cmd[:6], " "); got != "timeout -k 2 90 bash -c" || setup.User != "root" {
 		t.Errorf("setup runs %q as %q", got, setup.User)
 	}
-	if !strings.HasSuffix(solve.Cmd[len(solve.Cmd)-1], "set -e\necho hi") || solve.Timeout <= 90*time.Second {
+	if !strings.HasSuffix(ScriptOf(solve), "set -e\necho hi") || solve.Timeout <= 90*time.Second {
 		t.Errorf("solve = %+v", solve)
 	}
 }

@@ -53,7 +53,7 @@ func (w *world) answer(lab string, cmd sandbox.Command) (*sandbox.Result, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	have := w.in(lab)
-	script := cmd.Cmd[len(cmd.Cmd)-1]
+	script := labrun.ScriptOf(cmd)
 	isCheck := slices.Contains(cmd.Env, "HANDSON_CHECK=1")
 	if isCheck {
 		script = strings.TrimPrefix(script, labrun.Helpers)
