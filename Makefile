@@ -27,9 +27,9 @@ test: deps images browser build
 	scripts/course-images-smoke.sh
 	scripts/fresh-host-test.sh
 	./$(BIN) lab lint labs
-	./$(BIN) lab test labs
 	$(GO) test -count=1 -timeout 30m -race $(filter-out $(NORACE),$(shell $(GO) list ./...))
 	$(GO) test -count=1 -timeout 60m $(NORACE)
+	./$(BIN) lab test labs
 
 # The package benchmarks, then scripts/bench.sh: the platform's own on real
 # sandboxes (cmd/handson-bench: up to 50 at once, about 15 minutes), whose
