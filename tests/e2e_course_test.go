@@ -38,6 +38,25 @@ func TestCourseInBrowser(t *testing.T) {
 		lab  string
 		acts map[string]stepAct // steps not done by pressing every Run ▶ in turn
 	}{
+		{"install-docker", map[string]stepAct{
+			"start": func(w courseWalker, id string) {
+				for i := range 3 { // docker version (no daemon yet), echo $DOCKER_HOST, nohup dockerd-rootless.sh &
+					w.runIdle(id, i)
+				}
+				// The guide: if grep shows nothing, wait a few seconds and run it again.
+				w.runUntil(id, 3, "the daemon's API listen line", 3*time.Minute, func(s pageState) bool { return s.screenContains("API listen on") })
+				w.idle("the shell after grep", 30*time.Second)
+				for i := 4; i < w.execBlocks(id); i++ {
+					w.runIdle(id, i)
+				}
+			},
+			"what-happened": func(w courseWalker, id string) {
+				for i := range w.execBlocks(id) {
+					w.runIdle(id, i)
+				}
+				w.prune() // the guide's way to remove both hello-world containers
+			},
+		}},
 		{"docker-basics", map[string]stepAct{
 			"run-it": func(w courseWalker, id string) {
 				w.run(id, 0) // docker run -it busybox sh
@@ -49,11 +68,7 @@ func TestCourseInBrowser(t *testing.T) {
 			},
 			"remove": func(w courseWalker, id string) {
 				w.runIdle(id, 0) // docker stop web; docker ps; docker ps -a
-				// The guide offers docker rm with the names, or this:
-				w.b.typeIntoTerminal("docker container prune")
-				w.waitScreen("prune's question", 30*time.Second, func(s pageState) bool { return strings.HasSuffix(lastLine(s), "[y/N]") })
-				w.b.typeIntoTerminal("y")
-				w.idle("the shell after prune", 60*time.Second)
+				w.prune()        // the guide offers docker rm with the names, or this
 			},
 			"login": func(w courseWalker, id string) {
 				token := w.newToken(platformURL, "my-sandbox")
@@ -215,6 +230,15 @@ func (w courseWalker) idleAfter(what string, timeout time.Duration, before strin
 		return time.Since(since) > time.Second
 	})
 	return s.screen()
+}
+
+// prune types docker container prune and answers its question.
+func (w courseWalker) prune() {
+	w.b.t.Helper()
+	w.b.typeIntoTerminal("docker container prune")
+	w.waitScreen("prune's question", 30*time.Second, func(s pageState) bool { return strings.HasSuffix(lastLine(s), "[y/N]") })
+	w.b.typeIntoTerminal("y")
+	w.idle("the shell after prune", 60*time.Second)
 }
 
 // newToken creates an access token on the account page, in a tab of its
